@@ -6,6 +6,8 @@ positions, LM head tied to the token embedding. float32, AdamW with PyTorch's de
 decay (the engine's defaults). Parameters are initialized as models/gpt.ts gptParams does.
 
 Prints one JSON object on stdout: median step time, tokens/s and every sample; progress on stderr.
+With --serve it instead takes `steps N` commands on stdin, so the engine benchmark can interleave its own
+steps with PyTorch's and both see the same background load (see serve()).
 """
 import argparse
 import json
@@ -52,6 +54,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--serve", action="store_true", help="take `steps N` commands on stdin (see serve())")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -80,6 +83,9 @@ def main():
         opt.step()
         return loss.item()
 
+    if a.serve:
+        serve(a, step)
+        return
     losses, ms = [], []
     for i in range(a.warmup):
         losses.append(step(i))
@@ -88,8 +94,7 @@ def main():
         losses.append(step(a.warmup + i))
         ms.append((time.perf_counter() - t0) * 1e3)
         print(f"torch: step {i + 1}/{a.steps} {ms[-1]:.1f} ms", file=sys.stderr)
-
-    med = sorted(ms)[len(ms) // 2] if len(ms) % 2 else sum(sorted(ms)[len(ms) // 2 - 1:len(ms) // 2 + 1]) / 2
+    med = median(ms)
     json.dump({
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -99,6 +104,39 @@ def main():
         "lossLast": losses[-1],
     }, sys.stdout)
     print()
+
+
+def serve(a, step):
+    """Line protocol for interleaved timing: after the warm-up, print one `ready` line; then each
+    `steps N` line on stdin runs N timed steps and answers one JSON line; EOF ends the process."""
+    i = 0
+    for _ in range(a.warmup):
+        step(i)
+        i += 1
+    reply({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()})
+    for line in sys.stdin:
+        cmd = line.split()
+        if len(cmd) != 2 or cmd[0] != "steps" or not cmd[1].isdigit():
+            reply({"error": f"unknown command {line.strip()!r} (known: steps N)"})
+            continue
+        ms, loss = [], None
+        for _ in range(int(cmd[1])):
+            t0 = time.perf_counter()
+            loss = step(i)
+            ms.append((time.perf_counter() - t0) * 1e3)
+            i += 1
+        reply({"ms": ms, "loss": loss})
+
+
+def reply(doc):
+    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+def median(xs):
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
 if __name__ == "__main__":

@@ -385,6 +385,10 @@ export class Graph {
   #named(op: "input" | "param", name: string, shape: Shape, dtype: DType): Tensor {
     checkShape(`${op} "${name}"`, shape);
     if (this.#names.has(name)) throw new GraphError(`${op}: the name "${name}" is already used`);
+    // "%" starts the names the ONNX lowering gives internal values, so feeds never collide with them.
+    if (name === "" || name.startsWith("%")) {
+      throw new GraphError(`${op}: invalid name "${name}" (empty, or starting with "%")`);
+    }
     const t = this.#push({ op, inputs: [], attrs: {}, shape: [...shape], dtype, name });
     this.#names.set(name, t.id);
     return t;

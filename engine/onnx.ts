@@ -82,7 +82,7 @@ export function toOnnx(
 
   const emitter: Emitter = {
     node(opType, ins, attrs = {}) {
-      const out = `v${counter++}`;
+      const out = `%v${counter++}`;
       nodes.push({
         opType,
         input: [...ins],
@@ -103,7 +103,7 @@ export function toOnnx(
   function sharedInit(key: string, dtype: DType, dims: Shape, values: readonly number[]): string {
     let n = shared.get(key);
     if (!n) {
-      n = `k${shared.size}`;
+      n = `%k${shared.size}`;
       shared.set(key, n);
       initializers.push(tensorProto(n, dtype, dims, toTyped(dtype, values)));
     }
@@ -116,7 +116,7 @@ export function toOnnx(
       valueName.set(node.id, node.name!);
       inputs.push({ name: node.name!, shape: node.shape, dtype: node.dtype });
     } else if (node.op === "const") {
-      const n = `c${node.id}`;
+      const n = `%c${node.id}`;
       valueName.set(node.id, n);
       initializers.push(tensorProto(n, node.dtype, node.shape, node.data!));
     } else {
@@ -127,19 +127,33 @@ export function toOnnx(
     }
   }
 
+  // Name each output's producing node output after it; an Identity only where that is impossible
+  // (an output that is a feed or an initializer, or a value fetched under two names).
   const outs: ValueSpec[] = [];
+  const producer = new Map<string, onnxProto.onnx.INodeProto>();
+  for (const n of nodes) producer.set(n.output![0]!, n);
+  const renamed = new Map<string, string>();
   for (const [outName, t] of Object.entries(outputs)) {
+    if (outName === "" || outName.startsWith("%")) throw new GraphError(`invalid output name "${outName}"`);
     if (inputs.some((i) => i.name === outName)) {
       throw new GraphError(`output name "${outName}" is also an input name`);
     }
-    nodes.push({
-      opType: "Identity",
-      input: [valueName.get(t.id)!],
-      output: [outName],
-      name: `out_${outName}`,
-    });
+    const v = valueName.get(t.id)!;
+    const node = producer.get(v);
+    if (node && !renamed.has(v)) {
+      renamed.set(v, outName);
+      node.output = [outName];
+    } else {
+      nodes.push({
+        opType: "Identity",
+        input: [renamed.get(v) ?? v],
+        output: [outName],
+        name: `out_${outName}`,
+      });
+    }
     outs.push({ name: outName, shape: t.shape, dtype: t.dtype });
   }
+  for (const n of nodes) n.input = n.input!.map((i) => renamed.get(i) ?? i);
 
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,

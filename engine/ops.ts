@@ -301,8 +301,17 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { shape: [...batch, m, n], dtype: a.dtype };
     },
     onnx: binary("MatMul"),
-    // dA = G·Bᵀ, dB = Aᵀ·G (broadcast batch dims summed back by the walker)
-    vjp: ({ g, grad, x: [a, b] }) => [g.matmul(grad, swapLast(g, b!)), g.matmul(swapLast(g, a!), grad)],
+    // dA = G·Bᵀ, dB = Aᵀ·G (broadcast batch dims summed back by the walker). A shared 2-D weight
+    // times a batched input (every linear layer) folds the batch into the rows instead: one
+    // [K, B·M]·[B·M, N] product, not B small products and a reduction over B (25% of a GPT step).
+    vjp: ({ g, grad, x: [a, b] }) => {
+      const da = g.matmul(grad, swapLast(g, b!));
+      if (b!.shape.length === 2 && a!.shape.length > 2) {
+        const k = a!.shape[a!.shape.length - 1]!, n = b!.shape[1]!;
+        return [da, g.matmul(swapLast(g, g.reshape(a!, [-1, k])), g.reshape(grad, [-1, n]))];
+      }
+      return [da, g.matmul(swapLast(g, a!), grad)];
+    },
   },
   softmax: {
     infer: floatUnary("softmax"),

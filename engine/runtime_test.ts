@@ -76,3 +76,16 @@ Deno.test("execution providers: an unknown one is rejected with the known names;
   // Every provider tried before the chosen one is named with its reason.
   for (const f of rt.fallbacks) assert.ok(lines[0]!.includes(`${f.provider}: `) && f.reason.length > 0);
 });
+
+Deno.test("feed names never collide with the lowering's internal names; outputs need no Identity", async () => {
+  const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
+  const g = new Graph();
+  const v0 = g.input("v0", [2]), k0 = g.input("k0", [2]);
+  const y = g.add(g.mul(v0, 3), k0);
+  const model = toOnnx(g, { y, y2: y, z: v0 });
+  const out = await (await rt.load(model)).run({ v0: Float32Array.of(1, 2), k0: Float32Array.of(10, 20) });
+  assert.deepEqual([...(out.y as Float32Array)], [13, 26]);
+  assert.deepEqual([...(out.y2 as Float32Array)], [13, 26]);
+  assert.deepEqual([...(out.z as Float32Array)], [1, 2]);
+  assert.throws(() => g.input("%v1", [1]), /invalid name "%v1"/);
+});

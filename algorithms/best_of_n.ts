@@ -1,0 +1,86 @@
+/**
+ * Best-of-n: draw n responses from π_ref, return the one the training reward ranks highest (Nakano et
+ * al., 2021; Stiennon et al., 2020). No training: on a bandit the induced policy is exact.
+ *
+ * With the actions of a context grouped into levels of equal reward and F(L) the π_ref-mass of levels
+ * ≤ L, the best of n samples lands in level L with probability F(L)ⁿ − F(L⁻)ⁿ; ties inside a level are
+ * broken uniformly among the tied samples, so within the level the choice follows π_ref:
+ *
+ *   π_n(y|x) = π_ref(y|x) / m(L) · (F(L)ⁿ − F(L⁻)ⁿ),   L = r(x, y), m(L) = π_ref-mass of level L.
+ *
+ * Its KL to π_ref is at most log n − (n − 1)/n: the formula often quoted as its value is an upper
+ * bound, reached only as π_ref's atoms vanish (Beirami et al., 2024, "Theoretical guarantees on the
+ * best-of-n alignment policy"). n is the frontier knob; n = 1 is π_ref itself.
+ *
+ * @module
+ */
+import type { HParamSpecs } from "./_hparams.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
+import { REWARD_SOURCES } from "./types.ts";
+
+/** Best-of-n hyperparameters (snake_case, as in suite files). */
+export type BestOfNConfig = {
+  /** Samples drawn from π_ref per context, n ≥ 1: the frontier knob. */
+  n: number;
+  /** Which reward ranks the samples: the gold reward or the proxy reward model. */
+  reward: RewardSource;
+};
+
+/** Defaults. */
+export const BEST_OF_N_DEFAULTS: Readonly<BestOfNConfig> = { n: 4, reward: "gold" };
+
+/** Allowed values of every best-of-n hyperparameter. */
+export const BEST_OF_N_HPARAMS: HParamSpecs<BestOfNConfig> = {
+  n: { type: "integer", min: 1, max: 1_000_000 },
+  reward: { type: "enum", values: REWARD_SOURCES },
+};
+
+/** The KL bound log n − (n − 1)/n of best-of-n against π_ref. */
+export function bestOfNKlBound(n: number): number {
+  return Math.log(n) - (n - 1) / n;
+}
+
+/** The exact best-of-n policy `[X, K]` from π_ref probabilities and a reward table, ties included. */
+export function bestOfNPolicy(
+  ref: Float64Array,
+  reward: ArrayLike<number>,
+  k: number,
+  n: number,
+): Float64Array {
+  const out = new Float64Array(ref.length);
+  for (let o = 0; o < ref.length; o += k) {
+    const order = [...Array(k).keys()].sort((a, b) => reward[o + a]! - reward[o + b]!); // ascending
+    let below = 0; // F(L⁻): π_ref-mass strictly below the current level
+    for (let i = 0; i < k;) {
+      let j = i, mass = 0;
+      while (j < k && reward[o + order[j]!] === reward[o + order[i]!]) mass += ref[o + order[j++]!]!;
+      // Clamp F(L) at 1: the row's rounding must not give the top level more than its share.
+      const pLevel = Math.pow(Math.min(1, below + mass), n) - Math.pow(below, n);
+      for (let t = i; t < j; t++) out[o + order[t]!] = (ref[o + order[t]!]! / mass) * pLevel;
+      below += mass;
+      i = j;
+    }
+  }
+  return out;
+}
+
+async function* train(ctx: TrainContext, c: BestOfNConfig): AsyncGenerator<Checkpoint> {
+  const reward = await ctx.trainingReward(c.reward);
+  const ref = ctx.env.refLogProbs.map(Math.exp);
+  yield {
+    step: 0,
+    probs: bestOfNPolicy(ref, reward, ctx.env.actions, c.n),
+    metrics: { kl_bound: bestOfNKlBound(c.n) },
+  };
+}
+
+/** The best-of-n plugin. */
+export const bestOfN = {
+  name: "best_of_n",
+  kind: "inference-time",
+  summary: "Best of n samples from π_ref under the training reward (exact on bandits); knob n",
+  knob: "n",
+  defaults: BEST_OF_N_DEFAULTS,
+  hparams: BEST_OF_N_HPARAMS,
+  train,
+} satisfies PolicyAlgorithm<BestOfNConfig>;

@@ -1,0 +1,190 @@
+/**
+ * GRPO: Group Relative Policy Optimization (Shao et al., 2024, "DeepSeekMath", arXiv:2402.03300,
+ * eq. 3 and 4). For each prompt, G responses are sampled from π_old and their rewards z-scored within
+ * the group — the group replaces PPO's value head as the baseline:
+ *
+ *   Â_i = (r_i − mean(r_group)) / (std(r_group) + 1e-4)
+ *
+ * and the loss per sample is the clipped surrogate plus a KL penalty estimated with k3 (Schulman, 2020,
+ * "Approximating KL divergence") at the sampled action:
+ *
+ *   L = E[max(−Â·ρ, −Â·clip(ρ, 1−ε, 1+ε)) + β·(π_ref/π − log(π_ref/π) − 1)],   ρ = π/π_old
+ *
+ * β is the knob. On one-token responses every loss-normalization variant (per sequence, per token,
+ * Dr. GRPO's constant) coincides; `scale_rewards: false` is Dr. GRPO's unscaled advantage (Liu et al.,
+ * 2025). The std is the unbiased sample std, as `torch.std` computes it in the reference implementations.
+ * Note: k3 sampled on-policy has the gradient of KL(π_ref‖π), not KL(π‖π_ref), so GRPO's fixed point is
+ * not the oracle π*_β even with the gold reward.
+ *
+ * @module
+ */
+import type { Graph, Tensor } from "../engine/graph.ts";
+import { Graph as G } from "../engine/graph.ts";
+import { Trainer } from "../engine/trainer.ts";
+import type { HParamSpecs } from "./_hparams.ts";
+import {
+  annealedLr,
+  checkpointSteps,
+  compileLogProbs,
+  expTable,
+  indices,
+  scalar,
+  vector,
+} from "./_policy.ts";
+import { minibatches, sampleGroups } from "./_rollout.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
+import { REWARD_SOURCES } from "./types.ts";
+
+/** GRPO hyperparameters (snake_case, as in suite files). */
+export type GrpoConfig = {
+  /** KL coefficient β of the k3 penalty: the frontier knob. */
+  beta: number;
+  /** Responses sampled per prompt, G ≥ 2. */
+  group_size: number;
+  /** Prompts (contexts drawn from p(x)) per iteration; a batch holds prompts × group_size samples. */
+  prompts: number;
+  /** Which reward to optimize: the gold reward or the proxy reward model. */
+  reward: RewardSource;
+  /** Sampling–update iterations. */
+  iterations: number;
+  /** Passes over each batch (μ in the paper). */
+  update_epochs: number;
+  /** Minibatches per pass (prompts × group_size must be divisible by it). */
+  minibatches: number;
+  /** Peak AdamW learning rate. */
+  lr: number;
+  /** Decay the learning rate linearly to 0 over training. */
+  anneal_lr: boolean;
+  /** Surrogate clipping ε. */
+  clip_coef: number;
+  /** Divide group-centred rewards by the group's std (false: Dr. GRPO). */
+  scale_rewards: boolean;
+};
+
+/** Defaults: the paper's ε and G, with a budget sized for bandits. */
+export const GRPO_DEFAULTS: Readonly<GrpoConfig> = {
+  beta: 0.04,
+  group_size: 8,
+  prompts: 32,
+  reward: "gold",
+  iterations: 100,
+  update_epochs: 2,
+  minibatches: 2,
+  lr: 0.05,
+  anneal_lr: true,
+  clip_coef: 0.2,
+  scale_rewards: true,
+};
+
+/** Allowed values of every GRPO hyperparameter. */
+export const GRPO_HPARAMS: HParamSpecs<GrpoConfig> = {
+  beta: { type: "number", min: 0 },
+  group_size: { type: "integer", min: 2 },
+  prompts: { type: "integer", min: 1 },
+  reward: { type: "enum", values: REWARD_SOURCES },
+  iterations: { type: "integer", min: 1 },
+  update_epochs: { type: "integer", min: 1 },
+  minibatches: { type: "integer", min: 1 },
+  lr: { type: "number", min: 0, minExclusive: true },
+  anneal_lr: { type: "boolean" },
+  clip_coef: { type: "number", min: 0, minExclusive: true },
+  scale_rewards: { type: "boolean" },
+};
+
+/** Group-relative advantages: each group of `g` consecutive rewards centred (and scaled) by its own stats. */
+export function groupAdvantages(rewards: readonly number[], g: number, scale: boolean): number[] {
+  const out = new Array<number>(rewards.length);
+  for (let o = 0; o < rewards.length; o += g) {
+    const r = rewards.slice(o, o + g);
+    const mean = r.reduce((s, v) => s + v, 0) / g;
+    const std = Math.sqrt(r.reduce((s, v) => s + (v - mean) ** 2, 0) / (g - 1));
+    r.forEach((v, i) => (out[o + i] = scale ? (v - mean) / (std + 1e-4) : v - mean));
+  }
+  return out;
+}
+
+/** Per-sample k3 estimate of the KL at sampled actions: π_ref/π − log(π_ref/π) − 1 ≥ 0. */
+export function k3(g: Graph, logp: Tensor, refLogp: Tensor): Tensor {
+  const d = g.sub(refLogp, logp); // log(π_ref/π)
+  return g.sub(g.sub(g.exp(d), d), 1);
+}
+
+/** Per-sample GRPO loss: clipped surrogate + β·k3; also returns ρ and k3. */
+export function grpoLoss(
+  g: Graph,
+  t: { logp: Tensor; oldLogp: Tensor; refLogp: Tensor; adv: Tensor; beta: Tensor; eps: Tensor },
+) {
+  const ratio = g.exp(g.sub(t.logp, t.oldLogp)); // [B]
+  const clipped = g.minimum(g.maximum(ratio, g.sub(1, t.eps)), g.add(1, t.eps));
+  const surrogate = g.maximum(g.neg(g.mul(t.adv, ratio)), g.neg(g.mul(t.adv, clipped)));
+  const kl = k3(g, t.logp, t.refLogp);
+  return { loss: g.add(surrogate, g.mul(t.beta, kl)), ratio, kl };
+}
+
+async function* train(ctx: TrainContext, c: GrpoConfig): AsyncGenerator<Checkpoint> {
+  const { env, policy } = ctx;
+  const k = env.actions, dtype = policy.dtype, n = c.prompts * c.group_size;
+  if (n % c.minibatches !== 0) {
+    throw new RangeError(
+      `grpo: prompts × group_size = ${n} is not divisible by minibatches = ${c.minibatches}`,
+    );
+  }
+  const mb = n / c.minibatches;
+  const reward = await ctx.trainingReward(c.reward);
+
+  const g = new G();
+  const logpFlat = g.reshape(policy.logProbs(g), [env.contexts * k]); // [X·K]
+  const idx = g.input("batch.idx", [mb], "int64"); // x·K + y
+  const oldLogp = g.input("batch.old_logp", [mb], dtype);
+  const refLogp = g.input("batch.ref_logp", [mb], dtype);
+  const adv = g.input("batch.adv", [mb], dtype);
+  const beta = g.input("hp.beta", [], dtype);
+  const eps = g.input("hp.clip_coef", [], dtype);
+  const out = grpoLoss(g, { logp: g.gather(logpFlat, idx), oldLogp, refLogp, adv, beta, eps });
+  const trainer = await Trainer.create(ctx.rt, g.mean(out.loss), policy.init(), {
+    metrics: {
+      kl: g.mean(out.kl),
+      ratio: g.mean(out.ratio),
+      clipfrac: g.mean(g.cast(g.less(eps, g.abs(g.sub(out.ratio, 1))), dtype)),
+    },
+  });
+  const readLogp = await compileLogProbs(ctx.rt, policy);
+
+  const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
+  const hp = { "hp.beta": scalar(dtype, c.beta), "hp.clip_coef": scalar(dtype, c.clip_coef) };
+  const total = c.iterations * c.update_epochs * c.minibatches;
+  const at = checkpointSteps(c.iterations, ctx.checkpoints);
+  let step = 0;
+  let metrics: Record<string, number> = {};
+  for (let it = 1; it <= c.iterations; it++) {
+    const oldLogpAll = await readLogp(trainer.params);
+    const batch = sampleGroups(env, expTable(oldLogpAll), c.prompts, c.group_size, sampling);
+    const flat = Array.from(batch.x, (x, i) => x * k + batch.y[i]!);
+    const advantages = groupAdvantages(flat.map((f) => reward[f]!), c.group_size, c.scale_rewards);
+    for (let epoch = 0; epoch < c.update_epochs; epoch++) {
+      for (const ids of minibatches(n, c.minibatches, shuffling)) {
+        step++;
+        metrics = await trainer.step({
+          "batch.idx": indices(ids.map((i) => flat[i]!)),
+          "batch.old_logp": vector(dtype, ids.map((i) => oldLogpAll[flat[i]!]!)),
+          "batch.ref_logp": vector(dtype, ids.map((i) => env.refLogProbs[flat[i]!]!)),
+          "batch.adv": vector(dtype, ids.map((i) => advantages[i]!)),
+          ...hp,
+        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
+        ctx.onStep?.(step, metrics);
+      }
+    }
+    if (at.has(it)) yield { step, probs: expTable(await readLogp(trainer.params)), metrics };
+  }
+}
+
+/** The GRPO plugin. */
+export const grpo = {
+  name: "grpo",
+  kind: "online-rl",
+  summary: "Group Relative Policy Optimization: z-scored group advantages, clip, k3 KL; knob beta",
+  knob: "beta",
+  defaults: GRPO_DEFAULTS,
+  hparams: GRPO_HPARAMS,
+  train,
+} satisfies PolicyAlgorithm<GrpoConfig>;

@@ -1,0 +1,26 @@
+/**
+ * Algorithm plugins and their registry: dpo, ipo, ppo, grpo, best_of_n and the reward_model behind
+ * proxy rewards. Each plugin declares its hyperparameters (defaults, allowed ranges), its frontier knob
+ * and a `train` that yields checkpoints.
+ *
+ * @module
+ */
+export type {
+  Algorithm,
+  AlgorithmKind,
+  Checkpoint,
+  FitContext,
+  PolicyAlgorithm,
+  RewardSource,
+  ScorerAlgorithm,
+  TrainContext,
+} from "./types.ts";
+export { ALGORITHMS, getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "./registry.ts";
+export { allowed, HParamError, parseHParams } from "./_hparams.ts";
+export type { HParamSpec, HParamSpecs, HParamValue } from "./_hparams.ts";
+export { dpo, dpoLoss } from "./dpo.ts";
+export { ipo, ipoLoss } from "./ipo.ts";
+export { clippedSurrogate, ppo, valueLoss } from "./ppo.ts";
+export { groupAdvantages, grpo, grpoLoss, k3 } from "./grpo.ts";
+export { bestOfN, bestOfNKlBound, bestOfNPolicy } from "./best_of_n.ts";
+export { bradleyTerryLoss, rewardModel } from "./reward_model.ts";

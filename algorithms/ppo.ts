@@ -1,0 +1,232 @@
+/**
+ * PPO-clip for preference RL (Schulman et al., 2017, arXiv:1707.06347, eq. 7 and 9; the RLHF form of
+ * Ziegler et al., 2019 and Ouyang et al., 2022), following CleanRL's `ppo.py`.
+ *
+ * Each iteration samples a batch x ~ p(x), y ~ π_old(·|x), scores it with the training reward (gold or
+ * the proxy reward model) and folds the KL penalty into the reward, per sample:
+ *
+ *   R = r(x, y) − β·(log π_old(y|x) − log π_ref(y|x))
+ *
+ * The expected gradient of this reward is the gradient of E[r] − β·KL(π‖π_ref), so PPO's fixed point is
+ * the oracle π*_β ∝ π_ref·exp(r/β) when the policy can represent it. A tabular value head V(x) is the
+ * baseline (a bandit episode is one step, so GAE reduces to A = R − V(x)). Then `update_epochs` passes
+ * over shuffled minibatches minimize
+ *
+ *   L = E[max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε))] + c_v·½·E[max((V − R)², (V_clip − R)²)] − c_e·E[H(π(·|x))]
+ *
+ * with ρ = π/π_old and V_clip = V_old + clip(V − V_old, −ε, ε). The KL coefficient β is the knob.
+ * Not yet here: the adaptive KL controller (Ziegler et al., §2.2).
+ *
+ * @module
+ */
+import type { Graph, Tensor } from "../engine/graph.ts";
+import { arrayFor, Graph as G } from "../engine/graph.ts";
+import { Trainer } from "../engine/trainer.ts";
+import type { HParamSpecs } from "./_hparams.ts";
+import {
+  annealedLr,
+  checkpointSteps,
+  compileLogProbs,
+  expTable,
+  indices,
+  scalar,
+  vector,
+} from "./_policy.ts";
+import { minibatches, normalize, sampleBatch } from "./_rollout.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
+import { REWARD_SOURCES } from "./types.ts";
+
+/** PPO hyperparameters (snake_case, as in suite files and CleanRL). */
+export type PpoConfig = {
+  /** KL penalty coefficient β folded into the reward: the frontier knob. */
+  kl_coef: number;
+  /** Which reward to optimize: the gold reward or the proxy reward model fit on the preference pairs. */
+  reward: RewardSource;
+  /** Rollout–update iterations. */
+  iterations: number;
+  /** Samples per iteration (contexts drawn from p(x), one action each). */
+  batch_size: number;
+  /** Passes over each batch. */
+  update_epochs: number;
+  /** Minibatches per pass (batch_size must be divisible by it). */
+  minibatches: number;
+  /** Peak AdamW learning rate (policy and value head). */
+  lr: number;
+  /** Decay the learning rate linearly to 0 over training. */
+  anneal_lr: boolean;
+  /** Surrogate clipping ε for the ratio and the value. */
+  clip_coef: number;
+  /** Clip the value loss around the old values. */
+  clip_vloss: boolean;
+  /** Value-loss coefficient c_v. */
+  vf_coef: number;
+  /** Entropy bonus coefficient c_e (0 keeps PPO's fixed point at the oracle π*_β). */
+  ent_coef: number;
+  /** Normalize advantages per minibatch (does not move the fixed point). */
+  norm_adv: boolean;
+  /** Global gradient-norm clip. */
+  max_grad_norm: number;
+};
+
+/** Defaults: CleanRL's, with a budget sized for bandits. */
+export const PPO_DEFAULTS: Readonly<PpoConfig> = {
+  kl_coef: 0.1,
+  reward: "gold",
+  iterations: 100,
+  batch_size: 256,
+  update_epochs: 2,
+  minibatches: 2,
+  lr: 0.05,
+  anneal_lr: true,
+  clip_coef: 0.2,
+  clip_vloss: true,
+  vf_coef: 0.5,
+  ent_coef: 0,
+  norm_adv: true,
+  max_grad_norm: 0.5,
+};
+
+/** Allowed values of every PPO hyperparameter. */
+export const PPO_HPARAMS: HParamSpecs<PpoConfig> = {
+  kl_coef: { type: "number", min: 0 },
+  reward: { type: "enum", values: REWARD_SOURCES },
+  iterations: { type: "integer", min: 1 },
+  batch_size: { type: "integer", min: 2 },
+  update_epochs: { type: "integer", min: 1 },
+  minibatches: { type: "integer", min: 1 },
+  lr: { type: "number", min: 0, minExclusive: true },
+  anneal_lr: { type: "boolean" },
+  clip_coef: { type: "number", min: 0, minExclusive: true },
+  clip_vloss: { type: "boolean" },
+  vf_coef: { type: "number", min: 0 },
+  ent_coef: { type: "number", min: 0 },
+  norm_adv: { type: "boolean" },
+  max_grad_norm: { type: "number", min: 0, minExclusive: true },
+};
+
+/** Parameter name of the value head (one value per context). */
+export const VALUE_HEAD = "ppo.value";
+
+/** Per-sample clipped surrogate max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)) and the ratio ρ. */
+export function clippedSurrogate(g: Graph, logp: Tensor, oldLogp: Tensor, adv: Tensor, eps: Tensor) {
+  const ratio = g.exp(g.sub(logp, oldLogp)); // [B]
+  const clipped = g.minimum(g.maximum(ratio, g.sub(1, eps)), g.add(1, eps));
+  return { loss: g.maximum(g.neg(g.mul(adv, ratio)), g.neg(g.mul(adv, clipped))), ratio };
+}
+
+/** Per-sample value loss ½·max((V − R)², (V_clip − R)²), or ½·(V − R)² without clipping. */
+export function valueLoss(
+  g: Graph,
+  v: Tensor,
+  oldV: Tensor,
+  ret: Tensor,
+  eps: Tensor,
+  clip: boolean,
+): Tensor {
+  const unclipped = g.square(g.sub(v, ret));
+  if (!clip) return g.mul(unclipped, 0.5);
+  const vClipped = g.add(oldV, g.minimum(g.maximum(g.sub(v, oldV), g.neg(eps)), eps));
+  return g.mul(g.maximum(unclipped, g.square(g.sub(vClipped, ret))), 0.5);
+}
+
+async function* train(ctx: TrainContext, c: PpoConfig): AsyncGenerator<Checkpoint> {
+  const { env, policy } = ctx;
+  const k = env.actions, dtype = policy.dtype;
+  if (c.batch_size % c.minibatches !== 0) {
+    throw new RangeError(
+      `ppo: batch_size = ${c.batch_size} is not divisible by minibatches = ${c.minibatches}`,
+    );
+  }
+  const mb = c.batch_size / c.minibatches;
+  const reward = await ctx.trainingReward(c.reward);
+
+  // The update graph: policy and value head on one minibatch.
+  const g = new G();
+  const logpAll = policy.logProbs(g); // [X, K]
+  const value = g.param(VALUE_HEAD, [env.contexts], dtype);
+  const idx = g.input("batch.idx", [mb], "int64"); // x·K + y
+  const xs = g.input("batch.x", [mb], "int64");
+  const oldLogp = g.input("batch.old_logp", [mb], dtype);
+  const adv = g.input("batch.adv", [mb], dtype);
+  const ret = g.input("batch.ret", [mb], dtype);
+  const oldV = g.input("batch.old_value", [mb], dtype);
+  const eps = g.input("hp.clip_coef", [], dtype);
+  const vfCoef = g.input("hp.vf_coef", [], dtype);
+  const entCoef = g.input("hp.ent_coef", [], dtype);
+
+  const logp = g.gather(g.reshape(logpAll, [env.contexts * k]), idx); // [mb]
+  const pg = clippedSurrogate(g, logp, oldLogp, adv, eps);
+  const pgLoss = g.mean(pg.loss);
+  const vLoss = g.mean(valueLoss(g, g.gather(value, xs), oldV, ret, eps, c.clip_vloss));
+  const rows = g.gather(logpAll, xs); // [mb, K]
+  const entropy = g.mean(g.neg(g.reduceSum(g.mul(g.exp(rows), rows), [1])));
+  const loss = g.sub(g.add(pgLoss, g.mul(vfCoef, vLoss)), g.mul(entCoef, entropy));
+  const logRatio = g.sub(logp, oldLogp);
+  const init = policy.init();
+  init.set(VALUE_HEAD, arrayFor(dtype, env.contexts));
+  const trainer = await Trainer.create(ctx.rt, loss, init, {
+    adamw: { clipNorm: c.max_grad_norm, decay: () => false },
+    metrics: {
+      pg_loss: pgLoss,
+      v_loss: vLoss,
+      entropy,
+      ratio: g.mean(pg.ratio),
+      approx_kl: g.mean(g.sub(g.sub(pg.ratio, 1), logRatio)), // k3, Schulman's approximation
+      clipfrac: g.mean(g.cast(g.less(eps, g.abs(g.sub(pg.ratio, 1))), dtype)),
+    },
+  });
+  const readLogp = await compileLogProbs(ctx.rt, policy);
+
+  const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
+  const hp = {
+    "hp.clip_coef": scalar(dtype, c.clip_coef),
+    "hp.vf_coef": scalar(dtype, c.vf_coef),
+    "hp.ent_coef": scalar(dtype, c.ent_coef),
+  };
+  const total = c.iterations * c.update_epochs * c.minibatches;
+  const at = checkpointSteps(c.iterations, ctx.checkpoints);
+  let step = 0;
+  let metrics: Record<string, number> = {};
+  for (let it = 1; it <= c.iterations; it++) {
+    // Rollout with the current policy; the KL penalty is folded into the reward per sample.
+    const oldLogpAll = await readLogp(trainer.params);
+    const batch = sampleBatch(env, expTable(oldLogpAll), c.batch_size, sampling);
+    const v = trainer.params.get(VALUE_HEAD)!;
+    const flat = Array.from(batch.x, (x, i) => x * k + batch.y[i]!);
+    const old = flat.map((f) => oldLogpAll[f]!);
+    const shaped = flat.map((f, i) => reward[f]! - c.kl_coef * (old[i]! - env.refLogProbs[f]!));
+    const oldValues = Array.from(batch.x, (x) => Number(v[x]));
+    const advantages = shaped.map((r, i) => r - oldValues[i]!);
+
+    for (let epoch = 0; epoch < c.update_epochs; epoch++) {
+      for (const ids of minibatches(c.batch_size, c.minibatches, shuffling)) {
+        const a = ids.map((i) => advantages[i]!);
+        step++;
+        metrics = await trainer.step({
+          "batch.idx": indices(ids.map((i) => flat[i]!)),
+          "batch.x": indices(ids.map((i) => batch.x[i]!)),
+          "batch.old_logp": vector(dtype, ids.map((i) => old[i]!)),
+          "batch.adv": vector(dtype, c.norm_adv ? normalize(a) : a),
+          "batch.ret": vector(dtype, ids.map((i) => shaped[i]!)),
+          "batch.old_value": vector(dtype, ids.map((i) => oldValues[i]!)),
+          ...hp,
+        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
+        ctx.onStep?.(step, metrics);
+      }
+    }
+    if (at.has(it)) {
+      yield { step, probs: expTable(await readLogp(trainer.params)), metrics };
+    }
+  }
+}
+
+/** The PPO plugin. */
+export const ppo = {
+  name: "ppo",
+  kind: "online-rl",
+  summary: "PPO-clip with the KL penalty in the reward and a value baseline; knob kl_coef",
+  knob: "kl_coef",
+  defaults: PPO_DEFAULTS,
+  hparams: PPO_HPARAMS,
+  train,
+} satisfies PolicyAlgorithm<PpoConfig>;

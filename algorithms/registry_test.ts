@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { Runtime } from "../engine/runtime.ts";
+import { makeBandit, refProbs } from "../envs/bandit.ts";
+import { Rng } from "../engine/rng.ts";
+import { labelPairs } from "../envs/bandit.ts";
+import { tabularPolicy, tabularScorer } from "../models/tabular.ts";
+import { allowed, type HParamSpec, parseHParams } from "./_hparams.ts";
+import { dpo } from "./dpo.ts";
+import { rewardModel } from "./reward_model.ts";
+import { ALGORITHMS, getAlgorithm, indexAlgorithms, isPolicyAlgorithm } from "./registry.ts";
+import type { HParams, TrainContext } from "./types.ts";
+
+const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
+
+Deno.test("the registry rejects duplicate names and lists known names in errors", () => {
+  assert.throws(() => indexAlgorithms([dpo, dpo]), /Duplicate algorithm name "dpo"/);
+  assert.throws(
+    () => getAlgorithm("dpp"),
+    /unknown algorithm "dpp" \(known: dpo, ipo, ppo, grpo, best_of_n, reward_model\)/,
+  );
+});
+
+Deno.test("every plugin's defaults pass its own validation, and out-of-range values name parameter, value and range", async (t) => {
+  for (const alg of ALGORITHMS) {
+    await t.step(alg.name, () => {
+      const specs = alg.hparams as Record<string, HParamSpec>;
+      assert.deepEqual(Object.keys(specs).sort(), Object.keys(alg.defaults).sort());
+      parseHParams(alg.name, specs, alg.defaults as HParams, alg.defaults as HParams);
+      if (isPolicyAlgorithm(alg)) assert.ok(alg.knob in specs, `${alg.name}'s knob has a spec`);
+      for (const [key, spec] of Object.entries(specs)) {
+        const bad = spec.type === "number" || spec.type === "integer"
+          ? (spec.min ?? 0) - 1
+          : spec.type === "enum"
+          ? "nonsense"
+          : "yes";
+        assert.throws(
+          () => parseHParams(alg.name, specs, alg.defaults as HParams, { [key]: bad }),
+          (e: Error) =>
+            e.message ===
+              `${alg.name}: ${key} = ${JSON.stringify(bad)} is not allowed (allowed: ${allowed(spec)})`,
+        );
+      }
+      assert.throws(
+        () => parseHParams(alg.name, specs, alg.defaults as HParams, { bogus: 1 }),
+        new RegExp(`${alg.name}: unknown hyperparameter "bogus" \\(known: `),
+      );
+    });
+  }
+});
+
+// A small two-context bandit with explicit pairs, for smoke tests of every policy algorithm.
+const bandit = makeBandit({
+  actionNames: ["a", "b", "c"],
+  reward: [[1, 0, -1], [0, 1, 0.5]],
+  refProbs: [[0.2, 0.5, 0.3], [1, 1, 1]],
+  feedback: "deterministic",
+});
+const pairs = labelPairs(bandit, [[0, 0, 1], [0, 1, 2], [1, 1, 0], [1, 2, 0]], Rng.stream(0, "data"));
+
+function ctx(): TrainContext {
+  return {
+    rt,
+    env: bandit,
+    policy: tabularPolicy({ contexts: 2, actions: 3, initLogits: bandit.refLogProbs }),
+    pairs,
+    trainingReward: async (source) =>
+      source === "gold"
+        ? bandit.reward
+        : (await rewardModel.fit({ rt, scorer: tabularScorer({ contexts: 2, actions: 3 }), pairs }, {
+          steps: 10,
+          lr: 0.1,
+          weight_decay: 0,
+        })).scores,
+    rng: (p) => Rng.stream(0, "cell", "smoke", p),
+    checkpoints: 2,
+  };
+}
+
+Deno.test("every policy algorithm of the registry trains on a bandit and moves its policy towards higher reward", async (t) => {
+  for (const alg of ALGORITHMS.filter(isPolicyAlgorithm)) {
+    await t.step(alg.name, async () => {
+      // Short budgets: any "steps"/"iterations" field is cut to 40.
+      const short: HParams = {};
+      for (const k of ["steps", "iterations"]) if (k in alg.defaults) short[k] = 40;
+      const config = parseHParams(alg.name, alg.hparams, alg.defaults, short);
+      if (alg.name === "best_of_n") config.n = 4;
+      const cks = [];
+      for await (const ck of alg.train(ctx(), config)) cks.push(ck);
+      assert.ok(cks.length >= 1);
+      const last = cks.at(-1)!.probs;
+      for (let x = 0; x < 2; x++) {
+        const row = last.subarray(3 * x, 3 * x + 3);
+        assert.ok(Math.abs(row.reduce((s, v) => s + v, 0) - 1) < 1e-9);
+      }
+      // Every algorithm here prefers the pairs' winners, which the gold reward also prefers.
+      const gold = (p: Float64Array) => p.reduce((s, v, i) => s + v * bandit.reward[i]! * 0.5, 0);
+      assert.ok(
+        gold(last) > gold(refProbs(bandit)) + 0.05,
+        `${alg.name}: ${gold(last)} vs ${gold(refProbs(bandit))}`,
+      );
+    });
+  }
+});

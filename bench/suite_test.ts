@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
+import { DEFAULT_SUITE } from "./cli.ts";
+import { overrideSuite, parseSeeds, parseSuite, planCells } from "./suite.ts";
+
+const TASKS = ["bandit.ipo-total-order", "bandit.ipo-single-pair", "bandit.ood", "bandit.random"];
+const parse = (text: string) => parseSuite(text, "tasks/x.yaml", TASKS);
+
+Deno.test("the default suite: every policy algorithm, ≥ 6 knob values each, 3 seeds, 4 tasks", async () => {
+  const s = parseSuite(await Deno.readTextFile(DEFAULT_SUITE), "tasks/quick.yaml", TASKS);
+  assert.deepEqual(s.tasks, TASKS);
+  assert.deepEqual(s.seeds, [0, 1, 2]);
+  for (const alg of ALGORITHMS.filter(isPolicyAlgorithm)) {
+    const entry = s.algorithms.find((a) => a.name === alg.name);
+    assert.ok(entry, `${alg.name} is in the default suite`);
+    const knob = entry.sweep.find(([k]) => k === alg.knob);
+    assert.ok(knob && knob[1].length >= 6, `${alg.name} sweeps ≥ 6 values of ${alg.knob}`);
+  }
+  const cells = planCells(s);
+  assert.equal(new Set(cells.map((c) => c.id)).size, cells.length, "cell ids are unique");
+  assert.equal(cells.length, 4 * (6 + 6 + 6 + 6 + 6 * 2) * 3);
+});
+
+Deno.test("suite errors name the file, the field, the value and what is allowed", () => {
+  const cases: [string, string][] = [
+    [
+      "tasks: [bandit.ood]\nalgorithms: { dpp: {} }",
+      'Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: dpo, ipo, ppo, grpo, best_of_n, reward_model)',
+    ],
+    [
+      "tasks: [bandit.ood]\nalgorithms: { dpo: { beta: [0.1, -1] } }",
+      'Cannot parse config "tasks/x.yaml": dpo: beta = -1 is not allowed (allowed: a number in (0, ∞))',
+    ],
+    [
+      "tasks: [bandit.ood]\nalgorithms: { ppo: { reward: golden } }",
+      'Cannot parse config "tasks/x.yaml": ppo: reward = "golden" is not allowed (allowed: one of gold, proxy)',
+    ],
+    [
+      "tasks: [bandit.ood]\nalgorithms: { ipo: { taux: 1 } }",
+      'Cannot parse config "tasks/x.yaml": ipo: unknown hyperparameter "taux" (known: tau, steps, lr, anneal_lr, batch_size)',
+    ],
+    [
+      "tasks: [bandit.oops]\nalgorithms: {}",
+      `Cannot parse config "tasks/x.yaml": unknown task "bandit.oops" (known: ${TASKS.join(", ")})`,
+    ],
+    [
+      "tasks: [bandit.ood]\nalgorithms: { reward_model: { steps: [10, 20] } }",
+      'Cannot parse config "tasks/x.yaml": reward_model: "steps" cannot be swept (the reward model configures the proxy reward)',
+    ],
+    [
+      "tasks: [bandit.ood]\nalgorithms: {}\nseed: 3",
+      'Cannot parse config "tasks/x.yaml": unknown key "seed" (known: name, seeds, checkpoints, tasks, algorithms)',
+    ],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => parse(text), (e: Error) => e.message === message, message);
+  }
+});
+
+Deno.test("planning: cells are task × algorithm × swept values × seed, ids key non-knob sweeps too", () => {
+  const s = parse(`
+seeds: [4, 7]
+tasks: [bandit.ood, bandit.random]
+algorithms:
+  dpo: { beta: [0.1, 1], steps: 5 }
+  best_of_n: { n: [1, 2], reward: [gold, proxy] }
+`);
+  const cells = planCells(s);
+  assert.equal(cells.length, 2 * (2 + 4) * 2);
+  assert.equal(cells[0]!.id, "bandit.ood/dpo/beta=0.1/seed=4");
+  assert.equal(cells[0]!.hparams.steps, 5);
+  const bon = cells.find((c) => c.algorithm === "best_of_n" && c.hparams.reward === "proxy")!;
+  assert.equal(bon.series, "best_of_n reward=proxy");
+  assert.match(bon.id, /^bandit\.ood\/best_of_n\/n=1,reward=proxy\/seed=4$/);
+  // Overrides narrow tasks, pick algorithms (defaults if the suite omits one) and replace seeds.
+  const o = overrideSuite(s, { tasks: ["bandit.random"], algorithms: ["dpo", "ipo"], seeds: [0] }, TASKS);
+  assert.deepEqual(planCells(o).map((c) => c.id), [
+    "bandit.random/dpo/beta=0.1/seed=0",
+    "bandit.random/dpo/beta=1/seed=0",
+    "bandit.random/ipo/tau=0.1/seed=0",
+  ]);
+  assert.throws(() => overrideSuite(s, { algorithms: ["reward_model"] }, TASKS), /traces no frontier/);
+  assert.deepEqual(parseSeeds(3), [0, 1, 2]);
+  assert.throws(() => parseSeeds(0), /seeds = 0 is not allowed/);
+});
