@@ -1,8 +1,14 @@
 /**
- * Running one cell: the only place a task, an algorithm and the evaluator meet. The cell's random
- * streams are `Rng.stream(seed, "cell", cellId, purpose)`; its preference data come from
+ * Running one cell: the only place a task, an algorithm and the evaluator meet, and the one place
+ * divergence is detected, for every algorithm alike. The cell's random streams are
+ * `Rng.stream(seed, "cell", cellId, purpose)`; its preference data come from
  * `Rng.stream(seed, "data", task)`, shared by every algorithm of that task and seed, so DPO, IPO and
  * the proxy reward model see the same pairs.
+ *
+ * Divergence: every optimizer step's metrics pass through `TrainContext.onStep`, where a NaN or ±∞
+ * loss or metric, or a gradient norm above the suite's ceiling, stops the cell; every checkpoint's
+ * evaluation is checked for a finite KL and reward and for the KL ceiling. A stopped cell is recorded
+ * as `status: "failed"` with the reason, the step and the last good checkpoint, and the run goes on.
  *
  * @module
  */
@@ -11,13 +17,14 @@ import { getAlgorithm } from "../algorithms/registry.ts";
 import type { HParams, PolicyAlgorithm, RewardSource, TrainContext } from "../algorithms/types.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
+import type { StepMetrics } from "../engine/trainer.ts";
 import type { PreferencePairs } from "../envs/bandit.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { taskPairs, taskPolicy, taskScorer } from "../tasks/bandits.ts";
 import { evaluateBandit } from "./evaluate.ts";
-import type { CellRecord, CheckpointRecord } from "./results.ts";
+import type { CellRecord, CheckpointRecord, FailureKind } from "./results.ts";
 import { round6 } from "./results.ts";
-import type { Cell } from "./suite.ts";
+import type { Cell, DivergenceLimits } from "./suite.ts";
 
 /** A fitted proxy reward: the scores and the fit's metrics. */
 export interface Proxy {
@@ -34,6 +41,36 @@ export interface CellEnv {
   readonly rewardModel: HParams;
   /** Proxies already fit in this run, by `task/seed` (fitting is deterministic, so sharing is exact). */
   readonly proxies: Map<string, Promise<Proxy>>;
+  /** When a cell counts as diverged. */
+  readonly divergence: DivergenceLimits;
+}
+
+/** What a caller may watch or stop while a cell runs. */
+export interface CellHooks {
+  /** Aborting stops the cell at its next step; {@link runCell} then returns null (nothing to record). */
+  readonly signal?: AbortSignal;
+  /** After every optimizer step that passed the divergence checks. */
+  readonly onStep?: (step: number, metrics: StepMetrics) => void;
+  /** After every checkpoint that passed the checks. */
+  readonly onCheckpoint?: (ck: CheckpointRecord) => void;
+}
+
+/** Why a cell stopped early: thrown from the step hook or the checkpoint check, caught in {@link runCell}. */
+export class Divergence extends Error {
+  override name = "Divergence";
+  readonly kind: Exclude<FailureKind, "error">;
+  readonly step: number | null;
+
+  constructor(kind: Exclude<FailureKind, "error">, step: number | null, message: string) {
+    super(message);
+    this.kind = kind;
+    this.step = step;
+  }
+}
+
+/** Thrown into a cell's training when its run is interrupted. */
+class Interrupted extends Error {
+  override name = "Interrupted";
 }
 
 /** The preference dataset of a task for a seed. */
@@ -41,8 +78,54 @@ export function cellPairs(task: BanditTask, seed: number): PreferencePairs {
   return taskPairs(task, Rng.stream(seed, "data", task.name));
 }
 
-/** Trains and evaluates one cell. Errors become a record with status "error", not an exception. */
-export async function runCell(cell: Cell, env: CellEnv): Promise<CellRecord> {
+/**
+ * Checks one step's metrics: every value finite (the loss named first), the gradient norm under its
+ * ceiling. Throws a {@link Divergence} naming the metric, its value, the step and the ceiling.
+ */
+export function checkStep(step: number, metrics: StepMetrics, limits: DivergenceLimits, what = ""): void {
+  const names = Object.keys(metrics).sort((a, b) => Number(b === "loss") - Number(a === "loss"));
+  for (const k of names) {
+    const v = metrics[k]!;
+    if (!Number.isFinite(v)) throw new Divergence("non_finite", step, `${what}${k} is ${v} at step ${step}`);
+  }
+  const g = metrics.grad_norm;
+  if (g !== undefined && limits.maxGradNorm !== null && g > limits.maxGradNorm) {
+    throw new Divergence(
+      "grad_norm",
+      step,
+      `${what}gradient norm ${
+        g.toPrecision(4)
+      } at step ${step} exceeds divergence.max_grad_norm = ${limits.maxGradNorm}`,
+    );
+  }
+}
+
+/** Checks one checkpoint's evaluation: a finite KL and reward, and the KL under its ceiling. */
+export function checkCheckpoint(
+  ck: { step: number; kl: number; reward: number },
+  limits: DivergenceLimits,
+): void {
+  for (const k of ["kl", "reward"] as const) {
+    if (!Number.isFinite(ck[k])) {
+      throw new Divergence("non_finite", ck.step, `evaluated ${k} is ${ck[k]} at step ${ck.step}`);
+    }
+  }
+  if (limits.maxKl !== null && ck.kl > limits.maxKl) {
+    throw new Divergence(
+      "kl_ceiling",
+      ck.step,
+      `KL(π‖π_ref) = ${
+        ck.kl.toPrecision(4)
+      } nats at step ${ck.step} exceeds divergence.max_kl = ${limits.maxKl}`,
+    );
+  }
+}
+
+/**
+ * Trains and evaluates one cell. Divergence and errors become a record with status "failed", not an
+ * exception; an abort through `hooks.signal` returns null.
+ */
+export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): Promise<CellRecord | null> {
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
   const task = env.tasks.get(cell.task)!;
@@ -63,6 +146,7 @@ export async function runCell(cell: Cell, env: CellEnv): Promise<CellRecord> {
   const pairs = cellPairs(task, cell.seed);
   // Set when the algorithm asks for the proxy reward; the evaluator then logs the proxy beside the gold.
   const used: { proxy: Proxy | null } = { proxy: null };
+  let lastStep: number | null = null;
   const ctx: TrainContext = {
     rt: env.rt,
     env: task.bandit,
@@ -76,10 +160,17 @@ export async function runCell(cell: Cell, env: CellEnv): Promise<CellRecord> {
     },
     rng: (purpose) => Rng.stream(cell.seed, "cell", cell.id, purpose),
     checkpoints: env.checkpoints,
+    onStep: (step, metrics) => {
+      if (hooks.signal?.aborted) throw new Interrupted();
+      lastStep = step;
+      checkStep(step, metrics, env.divergence);
+      hooks.onStep?.(step, metrics);
+    },
   };
   try {
     for await (const ck of alg.train(ctx, cell.hparams)) {
       const { probs, ...e } = evaluateBandit(task.bandit, ck.probs, used.proxy?.scores ?? null);
+      checkCheckpoint({ step: ck.step, ...e }, env.divergence);
       const rec: CheckpointRecord = {
         step: ck.step,
         ...e,
@@ -88,11 +179,19 @@ export async function runCell(cell: Cell, env: CellEnv): Promise<CellRecord> {
       };
       rec.probs = probs.map((row) => row.map(round6));
       record.checkpoints.push(rec);
+      hooks.onCheckpoint?.(rec);
+      if (hooks.signal?.aborted) throw new Interrupted();
     }
     if (record.checkpoints.length === 0) throw new Error(`${alg.name} yielded no checkpoint`);
   } catch (e) {
-    record.status = "error";
+    if (e instanceof Interrupted || hooks.signal?.aborted) return null;
+    record.status = "failed";
     record.error = e instanceof Error ? e.message : String(e);
+    record.failure = {
+      kind: e instanceof Divergence ? e.kind : "error",
+      step: e instanceof Divergence ? e.step : lastStep,
+      lastGoodCheckpoint: record.checkpoints.at(-1)?.step ?? null,
+    };
   }
   record.wallSeconds = seconds();
   return record;
@@ -102,7 +201,13 @@ function fitProxy(env: CellEnv, task: BanditTask, seed: number, pairs: Preferenc
   const key = `${task.name}/${seed}`;
   let p = env.proxies.get(key);
   if (!p) {
-    p = rewardModel.fit({ rt: env.rt, scorer: taskScorer(task), pairs }, env.rewardModel as RewardModelConfig)
+    p = rewardModel.fit({
+      rt: env.rt,
+      scorer: taskScorer(task),
+      pairs,
+      // The proxy is trained too, so it diverges like a cell; every cell that needs it then fails with its reason.
+      onStep: (step, metrics) => checkStep(step, metrics, env.divergence, "reward model: "),
+    }, env.rewardModel as RewardModelConfig)
       .then((f) => ({ scores: f.scores, metrics: { ...f.metrics } }));
     env.proxies.set(key, p);
   }

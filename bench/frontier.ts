@@ -1,19 +1,26 @@
 /**
- * Frontiers: each series' (KL, reward) points averaged over seeds, their Pareto envelope, the oracle
- * curve on bandits, and the reward gap to the oracle at matched KL.
+ * Frontiers: each series' (KL, reward) points aggregated over seeds (IQM with intervals), their Pareto
+ * envelope, the best reward per seed within a KL budget, the oracle curve on bandits, and the reward
+ * gap to the oracle at matched KL.
  *
  * @module
  */
 import type { Bandit, OraclePoint } from "../envs/bandit.ts";
 import { betaGrid, oracleCurve, oracleRewardAtKl } from "../envs/bandit.ts";
+import type { Interval } from "./stats.ts";
 
-/** A frontier point: the mean over seeds of one (knob value, checkpoint step). */
+/** A frontier point: one (knob value, checkpoint step) of a series, aggregated over seeds. */
 export interface FrontierPoint {
+  /** Interquartile mean over seeds of KL(π‖π_ref). */
   readonly kl: number;
+  /** Interquartile mean over seeds of the reward. */
   readonly reward: number;
+  /** Bootstrap confidence intervals of the two IQMs, `[lo, hi]`. */
+  readonly klCi: readonly [number, number];
+  readonly rewardCi: readonly [number, number];
   readonly knob: number | string | boolean;
   readonly step: number;
-  /** Seeds averaged. */
+  /** Seeds aggregated. */
   readonly seeds: number;
 }
 
@@ -21,24 +28,53 @@ export interface FrontierPoint {
 export interface PointInput {
   readonly knob: number | string | boolean;
   readonly step: number;
+  readonly seed: number;
   readonly kl: number;
   readonly reward: number;
 }
 
-/** Means over seeds per (knob, step), ordered by knob then step. */
-export function meanPoints(inputs: readonly PointInput[]): FrontierPoint[] {
+/** How to put an interval on a per-seed metric; `key` names the quantity, for the random stream. */
+export type SeedInterval = (
+  values: readonly number[],
+  key: readonly (string | number | boolean)[],
+) => Interval;
+
+/** Per (knob, step), the IQM over seeds of KL and reward with their intervals, in input order. */
+export function seedPoints(inputs: readonly PointInput[], interval: SeedInterval): FrontierPoint[] {
   const groups = new Map<string, PointInput[]>();
   for (const p of inputs) {
     const key = JSON.stringify([p.knob, p.step]);
     groups.set(key, [...(groups.get(key) ?? []), p]);
   }
-  return [...groups.values()].map((ps) => ({
-    kl: ps.reduce((s, p) => s + p.kl, 0) / ps.length,
-    reward: ps.reduce((s, p) => s + p.reward, 0) / ps.length,
-    knob: ps[0]!.knob,
-    step: ps[0]!.step,
-    seeds: ps.length,
-  }));
+  return [...groups.values()].map((ps) => {
+    const { knob, step } = ps[0]!;
+    const kl = interval(ps.map((p) => p.kl), [knob, step, "kl"]);
+    const reward = interval(ps.map((p) => p.reward), [knob, step, "reward"]);
+    return {
+      kl: kl.value,
+      reward: reward.value,
+      klCi: [kl.lo, kl.hi],
+      rewardCi: [reward.lo, reward.hi],
+      knob,
+      step,
+      seeds: ps.length,
+    };
+  });
+}
+
+/**
+ * The best reward one seed reached within a KL budget: the highest reward among its checkpoints with
+ * KL ≤ budget, and never less than `reference`, the reward of π_ref itself (KL 0, always reachable by
+ * not training). Per seed first, then aggregated: rliable's order, so seeds are the unit of resampling.
+ */
+export function rewardWithinBudget(
+  points: readonly { kl: number; reward: number }[],
+  budget: number,
+  reference: number,
+): number {
+  let best = reference;
+  for (const p of points) if (p.kl <= budget && p.reward > best) best = p.reward;
+  return best;
 }
 
 /** The Pareto envelope: points no other point beats on both lower KL and higher reward, by KL. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { makeBandit, oracleCurve } from "../envs/bandit.ts";
-import { gapToOracle, meanPoints, paretoEnvelope } from "./frontier.ts";
+import { gapToOracle, paretoEnvelope, rewardWithinBudget, seedPoints } from "./frontier.ts";
+import { iqm } from "./stats.ts";
 
 Deno.test("paretoEnvelope keeps the points no other point beats on lower KL and higher reward", () => {
   const pts = [
@@ -19,16 +20,37 @@ Deno.test("paretoEnvelope keeps the points no other point beats on lower KL and 
   ]);
 });
 
-Deno.test("meanPoints averages seeds per (knob, checkpoint step)", () => {
-  const pts = meanPoints([
-    { knob: 0.1, step: 10, kl: 1, reward: 2 },
-    { knob: 0.1, step: 10, kl: 3, reward: 4 },
-    { knob: 0.1, step: 20, kl: 5, reward: 6 },
+Deno.test("seedPoints groups seeds per (knob, checkpoint step) and takes the IQM of each coordinate", () => {
+  // A stand-in interval: the IQM with [min, max] bounds, so the grouping is what is tested here.
+  const keys: string[] = [];
+  const pts = seedPoints([
+    { knob: 0.1, step: 10, seed: 0, kl: 0, reward: 2 },
+    { knob: 0.1, step: 10, seed: 1, kl: 0, reward: 4 },
+    { knob: 0.1, step: 20, seed: 0, kl: 5, reward: 6 },
+    { knob: 0.1, step: 10, seed: 2, kl: 6, reward: 3 },
+  ], (values, key) => {
+    keys.push(JSON.stringify(key));
+    return { value: iqm(values), lo: Math.min(...values), hi: Math.max(...values) };
+  });
+  const round = (v: number) => Math.round(v * 1e9) / 1e9;
+  assert.deepEqual(pts.map((p) => ({ ...p, kl: round(p.kl), reward: round(p.reward) })), [
+    { kl: 1, reward: 3, klCi: [0, 6], rewardCi: [2, 4], knob: 0.1, step: 10, seeds: 3 },
+    { kl: 5, reward: 6, klCi: [5, 5], rewardCi: [6, 6], knob: 0.1, step: 20, seeds: 1 },
   ]);
-  assert.deepEqual(pts, [
-    { kl: 2, reward: 3, knob: 0.1, step: 10, seeds: 2 },
-    { kl: 5, reward: 6, knob: 0.1, step: 20, seeds: 1 },
-  ]);
+  // Each quantity gets its own key, hence its own random stream.
+  assert.deepEqual(keys, ['[0.1,10,"kl"]', '[0.1,10,"reward"]', '[0.1,20,"kl"]', '[0.1,20,"reward"]']);
+});
+
+Deno.test("rewardWithinBudget: the best reward at KL ≤ budget, never below π_ref's", () => {
+  const pts = [{ kl: 0.1, reward: 0.3 }, { kl: 0.5, reward: 0.6 }, { kl: 2, reward: 0.9 }, {
+    kl: 0.4,
+    reward: 0.2,
+  }];
+  assert.equal(rewardWithinBudget(pts, 0.5, 0), 0.6);
+  assert.equal(rewardWithinBudget(pts, 0.49, 0), 0.3);
+  assert.equal(rewardWithinBudget(pts, 10, 0), 0.9);
+  assert.equal(rewardWithinBudget(pts, 0.05, 0.25), 0.25, "nothing fits: π_ref at KL 0 does");
+  assert.equal(rewardWithinBudget(pts, 0.2, 0.5), 0.5, "a checkpoint worse than π_ref does not count");
 });
 
 Deno.test("the oracle's own points have zero gap; a worse envelope has a positive one", () => {

@@ -1,15 +1,37 @@
 /**
- * The bench: suite parsing and planning, running cells, the evaluator, frontiers and the run store.
+ * The bench: suite parsing and planning, input checks, running cells (with divergence detection),
+ * the evaluator, frontiers, statistics across seeds, progress and the crash-safe run store.
  *
  * @module
  */
-export type { Cell, Suite, SuiteAlgorithm, SuiteOverrides } from "./suite.ts";
-export { overrideSuite, parseSeeds, parseSuite, planCells } from "./suite.ts";
+export type {
+  Cell,
+  DivergenceLimits,
+  StatsSettings,
+  Suite,
+  SuiteAlgorithm,
+  SuiteOverrides,
+} from "./suite.ts";
+export {
+  DIVERGENCE_DEFAULTS,
+  overrideSuite,
+  parseSeeds,
+  parseSuite,
+  planCells,
+  STATS_DEFAULTS,
+} from "./suite.ts";
 export type { Manifest, RunOptions, RunOutcome } from "./run.ts";
-export { runSuite } from "./run.ts";
-export { cellPairs, runCell } from "./cell.ts";
+export { configHash, describeEnvironment, readManifest, RunInterrupted, runSuite } from "./run.ts";
+export type { CellEnv, CellHooks } from "./cell.ts";
+export { cellPairs, checkCheckpoint, checkStep, Divergence, runCell } from "./cell.ts";
 export type { Evaluation } from "./evaluate.ts";
 export { evaluateBandit } from "./evaluate.ts";
 export * from "./frontier.ts";
 export * from "./results.ts";
-export { DEFAULT_SUITE, main } from "./cli.ts";
+export * from "./stats.ts";
+export { checkInput, checkOutputDir, ConfigError } from "./validate.ts";
+export type { CheckedInput, InputKind, InputRef } from "./validate.ts";
+export { Progress } from "./progress.ts";
+export type { ProgressOptions } from "./progress.ts";
+export type { PreparedRun } from "./cli.ts";
+export { DEFAULT_SUITE, main, prepareRun } from "./cli.ts";

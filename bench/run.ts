@@ -1,7 +1,14 @@
 /**
- * Running a suite: plan the cells, run them one after another (bandit cells are milliseconds; the
- * session cache makes every cell of one algorithm and task share one ONNX session), append each record
- * as it finishes, then aggregate, write `results.json`, the report and the manifest.
+ * Running a suite: plan the cells, check where they go, run them one after another (bandit cells are
+ * milliseconds; the session cache makes every cell of one algorithm and task share one ONNX session),
+ * append each record durably as it finishes, then aggregate, write `results.json`, the report and the
+ * manifest.
+ *
+ * Crash safety: the run folder appears with its manifest already inside, each finished cell is one
+ * fsynced line of `results.jsonl`, and every other file is replaced atomically. A run killed at any
+ * point resumes (`--resume runs/<id>`) by skipping the cells on record, and ends with the same
+ * `results.json` as a run that was never interrupted. An abort (Ctrl-C) stops at the next step of the
+ * current cell, which is dropped and runs again on resume.
  *
  * @module
  */
@@ -14,11 +21,22 @@ import { buildReport } from "../reports/report.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import type { CellEnv, Proxy } from "./cell.ts";
 import { runCell } from "./cell.ts";
-import type { CellRecord, Results } from "./results.ts";
+import { Progress } from "./progress.ts";
+import type { CellRecord, Environment, Results } from "./results.ts";
 import { aggregate } from "./results.ts";
-import { appendRecord, canonicalJson, readRecords, runId, sha256, writeAtomic } from "./store.ts";
-import type { Cell, Suite } from "./suite.ts";
+import {
+  appendRecord,
+  canonicalJson,
+  createDirAtomic,
+  readRecords,
+  removeStaleTemporaries,
+  runId,
+  sha256,
+  writeAtomic,
+} from "./store.ts";
+import type { Suite } from "./suite.ts";
 import { planCells } from "./suite.ts";
+import { checkOutputDir, ConfigError } from "./validate.ts";
 
 /** Options of {@link runSuite}. */
 export interface RunOptions {
@@ -28,8 +46,14 @@ export interface RunOptions {
   resume?: string;
   ep?: EpChoice;
   threads?: number;
-  /** Progress lines (default: stderr); null silences them. */
+  /** Progress and messages, one line each (default: stderr); null silences them. */
   log?: ((line: string) => void) | null;
+  /** Raw writes to a terminal: progress becomes one live line rewritten in place. */
+  live?: ((text: string) => void) | null;
+  /** The terminal's width, for the live line. */
+  columns?: () => number;
+  /** Stops the run after saving what is finished (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** The outcome of a run. */
@@ -38,6 +62,23 @@ export interface RunOutcome {
   readonly results: Results;
   readonly reportPath: string;
   readonly wallSeconds: number;
+}
+
+/** Thrown by {@link runSuite} when its signal stopped it: the finished cells are on disk in `dir`. */
+export class RunInterrupted extends Error {
+  override name = "RunInterrupted";
+  /** The run folder to resume. */
+  readonly dir: string;
+  /** Cells on record in `results.jsonl`, and in the plan. */
+  readonly done: number;
+  readonly total: number;
+
+  constructor(dir: string, done: number, total: number) {
+    super(`Interrupted: ${done} of ${total} cells are saved in ${dir}/results.jsonl`);
+    this.dir = dir;
+    this.done = done;
+    this.total = total;
+  }
 }
 
 /** `manifest.json`. */
@@ -50,14 +91,27 @@ export interface Manifest {
   onnxruntime: string;
   executionProvider: string;
   threads: number;
+  /** Provider, thread count and versions in one place (also in `results.json`). */
+  environment: Environment;
   machine: { os: string; arch: string; cpu: string; cores: number; memoryGiB: number };
   seeds: readonly number[];
   cells: number;
   startedAt: string;
+  /** When the run was resumed, and with what provider and versions. */
+  resumes: { at: string; environment: Environment }[];
   finishedAt: string | null;
 }
 
-/** Runs (or resumes) a suite on the bandit tasks; returns where the run went. */
+/** The hash that identifies a suite's config (a resume must match it). */
+export function configHash(suite: Suite): string {
+  return sha256(canonicalJson(suite));
+}
+
+/**
+ * Runs (or resumes) a suite on the bandit tasks; returns where the run went. Bad input throws a
+ * {@link ConfigError} before anything is written; an abort through `opts.signal` throws
+ * {@link RunInterrupted} once the finished cells are on disk.
+ */
 export async function runSuite(
   suite: Suite,
   tasks: ReadonlyMap<string, BanditTask>,
@@ -65,32 +119,68 @@ export async function runSuite(
 ): Promise<RunOutcome> {
   const log = opts.log === undefined ? (l: string) => console.error(l) : opts.log;
   const t0 = performance.now();
-  const configHash = sha256(canonicalJson(suite));
+  const hash = configHash(suite);
   const cells = planCells(suite);
-  const rt = await Runtime.create({ ep: opts.ep ?? "cpu", threads: opts.threads ?? 1, log });
-
-  const startedAt = new Date();
-  const dir = opts.resume ?? `${opts.out ?? "runs"}/${runId(startedAt, configHash)}`;
-  await Deno.mkdir(dir, { recursive: true });
-  const manifestPath = `${dir}/manifest.json`;
-  let manifest: Manifest;
+  if (cells.length === 0) throw new ConfigError(`Suite "${suite.name}" plans no cell`, "algorithms");
+  for (const t of suite.tasks) {
+    if (!tasks.has(t)) throw new ConfigError(`Cannot run task "${t}": it is not loaded`, "tasks");
+  }
+  // Everything that can be checked is checked before the runtime loads or anything is written.
+  let prior: CellRecord[] = [], torn = false, manifest: Manifest | null = null;
   if (opts.resume) {
-    manifest = JSON.parse(await Deno.readTextFile(manifestPath));
-    if (manifest.configHash !== configHash) {
-      throw new Error(
-        `Cannot resume "${dir}": it was started with another config (hash ${manifest.configHash})`,
+    manifest = await readManifest(opts.resume);
+    if (manifest.configHash !== hash) {
+      throw new ConfigError(
+        `Cannot resume "${opts.resume}" (--resume): it was started with another config ` +
+          `(hash ${manifest.configHash.slice(0, 12)}, this one ${hash.slice(0, 12)}); ` +
+          `resume with --resume alone to use the run's own config`,
+        "--resume",
       );
     }
+    try {
+      ({ records: prior, torn } = await readRecords(`${opts.resume}/results.jsonl`));
+    } catch (e) {
+      throw new ConfigError(`Cannot resume "${opts.resume}" (--resume): ${(e as Error).message}`, "--resume");
+    }
+    const planned = new Set(cells.map((c) => c.id));
+    const stray = prior.find((r) => !planned.has(r.id));
+    if (stray) {
+      throw new ConfigError(
+        `Cannot resume "${opts.resume}" (--resume): results.jsonl holds cell "${stray.id}", which its config does not plan`,
+        "--resume",
+      );
+    }
+  } else await checkOutputDir(opts.out ?? "runs");
+
+  const rt = await Runtime.create({ ep: opts.ep ?? "cpu", threads: opts.threads ?? 1, log });
+  const environment = describeEnvironment(rt);
+  let dir: string;
+  if (manifest && opts.resume) {
+    dir = opts.resume;
+    if (manifest.environment && canonicalJson(manifest.environment) !== canonicalJson(environment)) {
+      log?.(
+        `warning: "${dir}" was started with ${describe(manifest.environment)}; resuming with ${
+          describe(environment)
+        }: results may differ from an uninterrupted run`,
+      );
+    }
+    manifest.resumes.push({ at: new Date().toISOString(), environment });
+    await removeStaleTemporaries(dir);
+    // Drop a torn last line before appending, so the next record starts on a line of its own.
+    if (torn) await writeAtomic(`${dir}/results.jsonl`, prior.map((r) => JSON.stringify(r) + "\n").join(""));
+    await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   } else {
+    const startedAt = new Date();
     manifest = {
       harness: `prefbench ${denoJson.version}`,
       gitCommit: await gitCommit(),
       suite,
-      configHash,
+      configHash: hash,
       deno: Deno.version.deno,
-      onnxruntime: (ort.env.versions as Record<string, string | undefined>).node ?? "unknown",
+      onnxruntime: environment.onnxruntime,
       executionProvider: rt.provider,
       threads: rt.threads,
+      environment,
       machine: {
         os: Deno.build.os,
         arch: Deno.build.arch,
@@ -101,58 +191,138 @@ export async function runSuite(
       seeds: suite.seeds,
       cells: cells.length,
       startedAt: startedAt.toISOString(),
+      resumes: [],
       finishedAt: null,
     };
-    await writeAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+    dir = await createDirAtomic(opts.out ?? "runs", runId(startedAt, hash), {
+      "manifest.json": JSON.stringify(manifest, null, 2) + "\n",
+    });
   }
 
   const jsonl = `${dir}/results.jsonl`;
-  const prior = await readRecords(jsonl);
-  // Rewrite what survived, so a torn last line does not swallow the next record appended after it.
-  if (opts.resume) await writeAtomic(jsonl, prior.map((r) => JSON.stringify(r) + "\n").join(""));
-  const done = new Map(prior.map((r) => [r.id, r]));
+  const done = new Map<string, CellRecord>();
+  for (const r of prior) if (!done.has(r.id)) done.set(r.id, r);
   const env: CellEnv = {
     rt,
     tasks,
     checkpoints: suite.checkpoints,
     rewardModel: suite.rewardModel,
     proxies: new Map<string, Promise<Proxy>>(),
+    divergence: suite.divergence,
   };
+  const progress = log
+    ? new Progress({
+      total: cells.length,
+      done: done.size,
+      log,
+      live: opts.live ?? null,
+      ...(opts.columns ? { columns: opts.columns } : {}),
+    })
+    : null;
+  if (done.size > 0) progress?.message(`resuming "${dir}": ${done.size} of ${cells.length} cells on record`);
+  if (suite.seeds.length < 3) {
+    progress?.message(
+      `note: ${suite.seeds.length} seed(s): intervals across seeds need at least 3 to say much (the default is 3)`,
+    );
+  }
   const records: CellRecord[] = [];
+  let interrupted = false;
   for (const cell of cells) {
     const finished = done.get(cell.id);
     if (finished) {
       records.push(finished);
       continue;
     }
-    const rec = await runCell(cell, env);
+    if (opts.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
+    progress?.start(cell);
+    const rec = await runCell(cell, env, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onStep: (step) => progress?.step(step),
+      onCheckpoint: (ck) => progress?.checkpoint(ck.kl, ck.reward),
+    });
+    if (!rec) {
+      interrupted = true;
+      break;
+    }
     await appendRecord(jsonl, rec);
+    done.set(cell.id, rec);
     records.push(rec);
-    log?.(progressLine(cell, cells.length, rec, (performance.now() - t0) / 1000));
+    progress?.finish(cell, rec);
   }
+  progress?.clear();
+  if (interrupted) throw new RunInterrupted(dir, done.size, cells.length);
 
   const finishedAt = new Date().toISOString();
   const results = aggregate(
-    { suite: suite.name, configHash, startedAt: manifest.startedAt, finishedAt },
+    { suite: suite.name, configHash: hash, startedAt: manifest.startedAt, finishedAt, environment },
     tasks,
     records,
+    suite.stats,
   );
   await writeAtomic(`${dir}/results.json`, JSON.stringify(results) + "\n");
   const reportPath = `${dir}/report.html`;
   await writeAtomic(reportPath, await buildReport(results, manifest));
   manifest.finishedAt = finishedAt;
-  await writeAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+  await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
 }
 
-/** `[ 12/360] bandit.random  dpo  beta=0.1  seed=2  0.41s  (elapsed 12.3s)`, with the error if any. */
-export function progressLine(cell: Cell, total: number, rec: CellRecord, elapsed: number): string {
-  const w = String(total).length;
-  const extra = cell.series === cell.algorithm ? "" : ` [${cell.series.slice(cell.algorithm.length + 1)}]`;
-  const status = rec.status === "ok" ? "" : `  ERROR: ${rec.error}`;
-  return `[${String(cell.index + 1).padStart(w)}/${total}] ${cell.task}  ${cell.algorithm}${extra}  ` +
-    `${cell.knob}=${cell.knobValue}  seed=${cell.seed}  ${rec.wallSeconds.toFixed(2)}s  ` +
-    `(elapsed ${elapsed.toFixed(1)}s)${status}`;
+/** Reads and checks a run folder's manifest; errors name the folder and `--resume`. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const fail = (why: string): never => {
+    throw new ConfigError(`Cannot resume "${dir}" (--resume): ${why}`, "--resume");
+  };
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) fail("it is not a folder");
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    fail(e instanceof Deno.errors.NotFound ? "no such folder" : String((e as Error).message));
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dir}/manifest.json`);
+  } catch (e) {
+    return fail(
+      e instanceof Deno.errors.NotFound
+        ? "it has no manifest.json, so it is not a prefbench run folder"
+        : `manifest.json cannot be read (${(e as Error).message})`,
+    );
+  }
+  let m: Partial<Manifest>;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    return fail(`manifest.json is not valid JSON (${(e as Error).message})`);
+  }
+  if (
+    typeof m !== "object" || m === null || typeof m.configHash !== "string" || typeof m.suite !== "object"
+  ) {
+    fail("manifest.json lacks configHash or suite: it was not written by this version of prefbench");
+  }
+  // Runs started before resumes were recorded resume too.
+  return { resumes: [], ...m } as Manifest;
+}
+
+/** Provider, threads and versions: what a byte-level difference between two machines would come from. */
+export function describeEnvironment(rt: Pick<Runtime, "provider" | "threads">): Environment {
+  const versions = ort.env.versions as Record<string, string | undefined>;
+  return {
+    executionProvider: rt.provider,
+    threads: rt.threads,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    typescript: Deno.version.typescript,
+    onnxruntime: versions.common ?? versions.node ?? "unknown",
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+  };
+}
+
+function describe(e: Environment): string {
+  return `${e.executionProvider}, ${e.threads} thread(s), Deno ${e.deno}, ONNX Runtime ${e.onnxruntime}, ${e.os}/${e.arch}`;
 }
 
 async function gitCommit(): Promise<string | null> {

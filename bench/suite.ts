@@ -1,17 +1,22 @@
 /**
  * Suite files and planning: a suite names tasks, seeds and algorithms with hyperparameters, where a
- * list value sweeps that hyperparameter and a scalar fixes it. Planning expands it into cells —
- * (task, algorithm, hyperparameters, seed) — in a fixed order, each with a stable id that also keys its
- * random streams, so a cell's result never depends on which other cells run.
+ * list value sweeps that hyperparameter and a scalar fixes it, plus the run-wide settings (divergence
+ * ceilings, bootstrap). Planning expands it into cells — (task, algorithm, hyperparameters, seed) — in
+ * a fixed order, each with a stable id that also keys its random streams, so a cell's result never
+ * depends on which other cells run.
+ *
+ * Every problem is a {@link ConfigError} naming the file, the field (`algorithms.dpo.beta`), the value
+ * and what is allowed, raised while parsing: before any cell starts.
  *
  * @module
  */
 import { parse } from "yaml";
-import { allowed, checkValue, HParamError, parseHParams } from "../algorithms/_hparams.ts";
+import { allowed, checkValue, HParamError, parseHParams, unknownName } from "../algorithms/_hparams.ts";
 import { getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/registry.ts";
 import { REWARD_MODEL_DEFAULTS, rewardModel } from "../algorithms/reward_model.ts";
 import type { Algorithm, HParams, PolicyAlgorithm } from "../algorithms/types.ts";
 import type { HParamSpec, HParamValue } from "../algorithms/_hparams.ts";
+import { ConfigError, yamlPosition, yamlReason } from "./validate.ts";
 
 /** One algorithm's entry in a suite: fixed values and swept lists. */
 export interface SuiteAlgorithm {
@@ -20,6 +25,27 @@ export interface SuiteAlgorithm {
   readonly fixed: HParams;
   /** Swept hyperparameters, in the order the suite lists them (each value validated). */
   readonly sweep: readonly (readonly [string, readonly HParamValue[]])[];
+}
+
+/**
+ * When a cell has diverged: it stops, is recorded as failed with the reason, and the run goes on.
+ * A non-finite loss or metric always stops a cell; null switches a ceiling off.
+ */
+export interface DivergenceLimits {
+  /** Largest pre-clip gradient norm a step may report. */
+  readonly maxGradNorm: number | null;
+  /** Largest KL(π‖π_ref) (nats) the evaluator may measure at a checkpoint. */
+  readonly maxKl: number | null;
+}
+
+/** How per-seed metrics are aggregated: IQM with stratified percentile bootstrap intervals. */
+export interface StatsSettings {
+  /** Bootstrap resamples per interval. */
+  readonly resamples: number;
+  /** Two-sided confidence level of the intervals. */
+  readonly confidence: number;
+  /** Seed of the bootstrap streams (`Rng.stream(seed, "bootstrap", ...)`). */
+  readonly seed: number;
 }
 
 /** A parsed suite. */
@@ -35,6 +61,8 @@ export interface Suite {
   readonly algorithms: readonly SuiteAlgorithm[];
   /** The full config of the reward model behind `reward: proxy`. */
   readonly rewardModel: HParams;
+  readonly divergence: DivergenceLimits;
+  readonly stats: StatsSettings;
 }
 
 /** One unit of work. */
@@ -55,66 +83,92 @@ export interface Cell {
   readonly seed: number;
 }
 
-const TOP_KEYS = ["name", "seeds", "checkpoints", "tasks", "algorithms"];
+/** Ceilings when a suite sets none: far beyond healthy training, well short of overflow. */
+export const DIVERGENCE_DEFAULTS: DivergenceLimits = { maxGradNorm: 1e6, maxKl: 100 };
+/** Bootstrap settings when a suite sets none (rliable's resample count, 95% intervals). */
+export const STATS_DEFAULTS: StatsSettings = { resamples: 2000, confidence: 0.95, seed: 0 };
+
+const TOP_KEYS = ["name", "seeds", "checkpoints", "tasks", "algorithms", "divergence", "stats"];
 
 /**
  * Parses suite YAML. `knownTasks` validates task names; `file` names the source in errors:
  * `Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: dpo, ipo, ...)`.
  */
 export function parseSuite(text: string, file: string, knownTasks: readonly string[]): Suite {
-  const fail = (why: string): never => {
-    throw new SyntaxError(`Cannot parse config "${file}": ${why}`);
+  const fail = (field: string, why: string): never => {
+    throw new ConfigError(`Cannot parse config "${file}": ${why}`, field);
   };
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (e) {
-    fail(e instanceof Error ? e.message.split("\n")[0]! : String(e));
+    fail(yamlPosition(e) ?? "", `malformed YAML at ${yamlReason(e)}`);
   }
-  if (!isRecord(doc)) return fail("a suite must be a mapping");
-  for (const k of Object.keys(doc)) {
-    if (!TOP_KEYS.includes(k)) fail(`unknown key "${k}" (known: ${TOP_KEYS.join(", ")})`);
+  if (!isRecord(doc)) {
+    return fail("", `a suite must be a mapping of ${TOP_KEYS.join(", ")} (got ${kindOf(doc)})`);
   }
-  const name = typeof doc.name === "string" ? doc.name : "suite";
-  const seeds = wrap(fail, () => parseSeeds(doc.seeds ?? 3));
+  for (const k of Object.keys(doc)) if (!TOP_KEYS.includes(k)) fail(k, unknownName("key", k, TOP_KEYS));
+  const name = doc.name ?? "suite";
+  if (typeof name !== "string" || name.trim() === "") {
+    fail("name", `name = ${JSON.stringify(name)} is not allowed (allowed: a non-empty string)`);
+  }
+  const seeds = reword(fail, "seeds", () => parseSeeds(doc.seeds ?? 3));
   const checkpoints = doc.checkpoints ?? 4;
   if (typeof checkpoints !== "number" || !Number.isInteger(checkpoints) || checkpoints < 1) {
-    fail(`checkpoints = ${JSON.stringify(checkpoints)} is not allowed (allowed: an integer ≥ 1)`);
+    fail(
+      "checkpoints",
+      `checkpoints = ${JSON.stringify(checkpoints)} is not allowed (allowed: an integer ≥ 1)`,
+    );
   }
-  if (!Array.isArray(doc.tasks) || doc.tasks.length === 0) fail("tasks must be a non-empty list");
-  const tasks = (doc.tasks as unknown[]).map(String);
-  wrap(fail, () => checkTasks(tasks, knownTasks));
-  if (!isRecord(doc.algorithms)) return fail("algorithms must be a mapping from names to hyperparameters");
+  if (!Array.isArray(doc.tasks) || doc.tasks.length === 0) {
+    fail(
+      "tasks",
+      `tasks = ${JSON.stringify(doc.tasks ?? null)} is not allowed (allowed: a non-empty list of task names)`,
+    );
+  }
+  const tasks = checkTasks(doc.tasks as unknown[], knownTasks, (i) => `tasks[${i}]`, fail);
+  if (!isRecord(doc.algorithms)) {
+    return fail(
+      "algorithms",
+      `algorithms = ${
+        JSON.stringify(doc.algorithms ?? null)
+      } is not allowed (allowed: a mapping from algorithm names to hyperparameters)`,
+    );
+  }
 
   const algorithms: SuiteAlgorithm[] = [];
   let rewardModelConfig: HParams = { ...REWARD_MODEL_DEFAULTS };
   for (const [algName, raw] of Object.entries(doc.algorithms)) {
-    wrap(fail, () => {
-      const alg = getAlgorithm(algName);
-      const entry = parseEntry(alg.name, alg.hparams, raw ?? {});
-      if (isPolicyAlgorithm(alg)) algorithms.push(entry);
-      else if (entry.sweep.length > 0) {
-        throw new HParamError(
-          `${alg.name}: "${
-            entry.sweep[0]![0]
-          }" cannot be swept (the reward model configures the proxy reward)`,
+    const alg = reword(fail, `algorithms.${algName}`, () => getAlgorithm(algName));
+    const entry = parseEntry(alg, raw ?? {}, fail);
+    if (isPolicyAlgorithm(alg)) algorithms.push(entry);
+    else {
+      const swept = entry.sweep[0];
+      if (swept) {
+        fail(
+          `algorithms.${alg.name}.${swept[0]}`,
+          `algorithms.${alg.name}.${swept[0]} = ${JSON.stringify(swept[1])} cannot be swept ` +
+            `(the reward model configures the proxy reward)`,
         );
-      } else {rewardModelConfig = parseHParams(
-          rewardModel.name,
-          rewardModel.hparams,
-          rewardModel.defaults,
-          entry.fixed,
-        );}
-    });
+      }
+      rewardModelConfig = parseHParams(
+        rewardModel.name,
+        rewardModel.hparams,
+        rewardModel.defaults,
+        entry.fixed,
+      );
+    }
   }
   return {
-    name,
+    name: name as string,
     file,
     seeds,
     checkpoints: checkpoints as number,
     tasks,
     algorithms,
     rewardModel: rewardModelConfig,
+    divergence: parseDivergence(doc.divergence, fail),
+    stats: parseStats(doc.stats, fail),
   };
 }
 
@@ -127,23 +181,30 @@ export interface SuiteOverrides {
 
 /**
  * Applies overrides: listed tasks replace the suite's; listed algorithms keep their suite config, or
- * run with their defaults if the suite does not mention them; seeds replace the suite's.
+ * run with their defaults if the suite does not mention them; seeds replace the suite's. Errors name
+ * the flag.
  */
 export function overrideSuite(s: Suite, o: SuiteOverrides, knownTasks: readonly string[]): Suite {
-  if (o.tasks) checkTasks(o.tasks, knownTasks);
+  const fail = (field: string, why: string): never => {
+    throw new ConfigError(`Cannot parse the command line: ${field}: ${why}`, field);
+  };
+  const tasks = o.tasks ? checkTasks(o.tasks, knownTasks, () => "--tasks", fail) : s.tasks;
   let algorithms = s.algorithms;
   if (o.algorithms) {
+    if (new Set(o.algorithms).size !== o.algorithms.length) fail("--algorithms", "an algorithm is repeated");
     algorithms = o.algorithms.map((name) => {
-      const alg = getAlgorithm(name);
+      const alg = reword(fail, "--algorithms", () => getAlgorithm(name));
       if (!isPolicyAlgorithm(alg)) {
-        throw new RangeError(
-          `"${name}" fits the proxy reward and traces no frontier; run a policy algorithm with reward: proxy`,
+        fail(
+          "--algorithms",
+          `"${name}" fits the proxy reward and traces no frontier; run a policy algorithm with reward: proxy ` +
+            `(known: ${policyNames().join(", ")})`,
         );
       }
       return s.algorithms.find((a) => a.name === name) ?? { name, fixed: {}, sweep: [] };
     });
   }
-  return { ...s, tasks: o.tasks ?? s.tasks, algorithms, seeds: o.seeds ?? s.seeds };
+  return { ...s, tasks, algorithms, seeds: o.seeds ?? s.seeds };
 }
 
 /** Expands a suite into cells: task × algorithm × swept values (suite order) × seed. */
@@ -180,35 +241,107 @@ export function planCells(s: Suite): Cell[] {
 
 /** `3` → seeds 0, 1, 2; a list → those seeds. */
 export function parseSeeds(v: unknown): number[] {
-  if (typeof v === "number" && Number.isInteger(v) && v >= 1) return [...Array(v).keys()];
-  if (Array.isArray(v) && v.length > 0 && v.every((s) => Number.isSafeInteger(s) && s >= 0)) {
-    if (new Set(v).size !== v.length) throw new RangeError(`seeds ${JSON.stringify(v)} repeat a seed`);
-    return v as number[];
-  }
+  const ok = (s: unknown) => typeof s === "number" && Number.isSafeInteger(s) && s >= 0;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 10_000) return [...Array(v).keys()];
+  if (Array.isArray(v) && v.length > 0 && v.every(ok) && new Set(v).size === v.length) return v as number[];
   throw new RangeError(
-    `seeds = ${JSON.stringify(v)} is not allowed (allowed: a count ≥ 1 or a list of distinct integers ≥ 0)`,
+    `seeds = ${
+      JSON.stringify(v)
+    } is not allowed (allowed: a count in [1, 10000] or a list of distinct integers ≥ 0)`,
   );
 }
 
-function parseEntry(name: string, specs: Readonly<Record<string, HParamSpec>>, raw: unknown) {
-  if (!isRecord(raw)) throw new HParamError(`${name}: hyperparameters must be a mapping`);
+type Fail = (field: string, why: string) => never;
+
+function parseEntry(alg: Algorithm, raw: unknown, fail: Fail): SuiteAlgorithm {
+  const at = `algorithms.${alg.name}`;
+  if (!isRecord(raw)) {
+    return fail(at, `${at} = ${JSON.stringify(raw)} is not allowed (allowed: a mapping of hyperparameters)`);
+  }
+  const specs = alg.hparams as Readonly<Record<string, HParamSpec>>;
   const fixed: HParams = {};
   const sweep: [string, HParamValue[]][] = [];
   for (const [k, v] of Object.entries(raw)) {
     const spec = specs[k];
-    if (!spec) {
-      throw new HParamError(
-        `${name}: unknown hyperparameter "${k}" (known: ${Object.keys(specs).join(", ")})`,
+    if (!spec) fail(`${at}.${k}`, `${at}: ${unknownName("hyperparameter", k, Object.keys(specs))}`);
+    const check = (x: unknown) => {
+      try {
+        return checkValue(alg.name, k, spec!, x);
+      } catch (e) {
+        if (e instanceof HParamError) return fail(`${at}.${k}`, `${at}.${e.detail}`);
+        throw e;
+      }
+    };
+    if (Array.isArray(v)) {
+      if (v.length === 0) {
+        fail(
+          `${at}.${k}`,
+          `${at}.${k} = [] is not allowed (allowed: ${allowed(spec!)}, or a non-empty list to sweep)`,
+        );
+      }
+      const values = v.map(check);
+      if (new Set(values).size !== values.length) {
+        fail(
+          `${at}.${k}`,
+          `${at}.${k} = ${JSON.stringify(v)} repeats a value (a sweep lists each value once)`,
+        );
+      }
+      sweep.push([k, values]);
+    } else fixed[k] = check(v);
+  }
+  return { name: alg.name, fixed, sweep };
+}
+
+function parseDivergence(raw: unknown, fail: Fail): DivergenceLimits {
+  const keys = { max_grad_norm: "maxGradNorm", max_kl: "maxKl" } as const;
+  const out: { -readonly [K in keyof DivergenceLimits]: DivergenceLimits[K] } = { ...DIVERGENCE_DEFAULTS };
+  for (const [k, v] of Object.entries(settings("divergence", raw, Object.keys(keys), fail))) {
+    if (v !== null && !(typeof v === "number" && v > 0 && Number.isFinite(v))) {
+      fail(
+        `divergence.${k}`,
+        `divergence.${k} = ${
+          JSON.stringify(v)
+        } is not allowed (allowed: a finite number > 0, or null for no ceiling)`,
       );
     }
-    if (Array.isArray(v)) {
-      if (v.length === 0) throw new HParamError(`${name}: ${k} is an empty list (a sweep needs values)`);
-      const values = v.map((x) => checkValue(name, k, spec, x));
-      if (new Set(values).size !== values.length) throw new HParamError(`${name}: ${k} repeats a value`);
-      sweep.push([k, values]);
-    } else fixed[k] = checkValue(name, k, spec, v);
+    out[keys[k as keyof typeof keys]] = v as number | null;
   }
-  return { name, fixed, sweep };
+  return out;
+}
+
+function parseStats(raw: unknown, fail: Fail): StatsSettings {
+  const out = { ...STATS_DEFAULTS };
+  for (const [k, v] of Object.entries(settings("stats", raw, Object.keys(STATS_DEFAULTS), fail))) {
+    const ok = k === "confidence"
+      ? typeof v === "number" && v > 0 && v < 1
+      : typeof v === "number" && Number.isSafeInteger(v) && v >= (k === "seed" ? 0 : 1) &&
+        (k === "seed" || v <= 1_000_000);
+    if (!ok) {
+      const range = k === "confidence"
+        ? "a number in (0, 1)"
+        : k === "seed"
+        ? "an integer ≥ 0"
+        : "an integer in [1, 1000000]";
+      fail(`stats.${k}`, `stats.${k} = ${JSON.stringify(v)} is not allowed (allowed: ${range})`);
+    }
+    out[k as keyof StatsSettings] = v as number;
+  }
+  return out;
+}
+
+/** A settings mapping (absent: empty) whose keys are all known. */
+function settings(at: string, raw: unknown, known: readonly string[], fail: Fail): Record<string, unknown> {
+  if (raw === undefined || raw === null) return {};
+  if (!isRecord(raw)) {
+    return fail(
+      at,
+      `${at} = ${JSON.stringify(raw)} is not allowed (allowed: a mapping of ${known.join(", ")})`,
+    );
+  }
+  for (const k of Object.keys(raw)) {
+    if (!known.includes(k)) fail(`${at}.${k}`, `${at}: ${unknownName("key", k, known)}`);
+  }
+  return raw;
 }
 
 function product(sweep: readonly (readonly [string, readonly HParamValue[]])[]): HParams[] {
@@ -217,22 +350,38 @@ function product(sweep: readonly (readonly [string, readonly HParamValue[]])[]):
   return out;
 }
 
-function checkTasks(tasks: readonly string[], known: readonly string[]): void {
-  for (const t of tasks) {
-    if (!known.includes(t)) throw new RangeError(`unknown task "${t}" (known: ${known.join(", ")})`);
-  }
-  if (new Set(tasks).size !== tasks.length) {
-    throw new RangeError(`tasks ${JSON.stringify(tasks)} repeat a task`);
-  }
+function checkTasks(
+  tasks: readonly unknown[],
+  known: readonly string[],
+  field: (i: number) => string,
+  fail: Fail,
+): string[] {
+  tasks.forEach((t, i) => {
+    if (typeof t !== "string" || !known.includes(t)) {
+      fail(field(i), `unknown task ${JSON.stringify(t)} (known: ${known.join(", ")})`);
+    }
+  });
+  const repeated = tasks.findIndex((t, i) => tasks.indexOf(t) !== i);
+  if (repeated >= 0) fail(field(repeated), `task "${tasks[repeated]}" is listed twice`);
+  return tasks as string[];
 }
 
-function wrap<T>(fail: (why: string) => never, f: () => T): T {
+/** Runs `f`, turning a RangeError (unknown name, bad seeds) into a ConfigError at `field`. */
+function reword<T>(fail: Fail, field: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof RangeError || e instanceof HParamError) return fail(e.message);
+    if (e instanceof RangeError) return fail(field, e.message);
     throw e;
   }
+}
+
+function policyNames(): string[] {
+  return knownAlgorithms().split(", ").filter((n) => isPolicyAlgorithm(getAlgorithm(n)));
+}
+
+function kindOf(v: unknown): string {
+  return Array.isArray(v) ? "a list" : v === null || v === undefined ? "nothing" : `a ${typeof v}`;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
 import { DEFAULT_SUITE } from "./cli.ts";
-import { overrideSuite, parseSeeds, parseSuite, planCells } from "./suite.ts";
+import {
+  DIVERGENCE_DEFAULTS,
+  overrideSuite,
+  parseSeeds,
+  parseSuite,
+  planCells,
+  STATS_DEFAULTS,
+} from "./suite.ts";
+import type { ConfigError } from "./validate.ts";
 
 const TASKS = ["bandit.ipo-total-order", "bandit.ipo-single-pair", "bandit.ood", "bandit.random"];
 const parse = (text: string) => parseSuite(text, "tasks/x.yaml", TASKS);
@@ -22,39 +30,59 @@ Deno.test("the default suite: every policy algorithm, ≥ 6 knob values each, 3 
 });
 
 Deno.test("suite errors name the file, the field, the value and what is allowed", () => {
-  const cases: [string, string][] = [
+  const cases: [string, string, string][] = [
     [
       "tasks: [bandit.ood]\nalgorithms: { dpp: {} }",
+      "algorithms.dpp",
       'Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: dpo, ipo, ppo, grpo, best_of_n, reward_model)',
     ],
     [
       "tasks: [bandit.ood]\nalgorithms: { dpo: { beta: [0.1, -1] } }",
-      'Cannot parse config "tasks/x.yaml": dpo: beta = -1 is not allowed (allowed: a number in (0, ∞))',
+      "algorithms.dpo.beta",
+      'Cannot parse config "tasks/x.yaml": algorithms.dpo.beta = -1 is not allowed (allowed: a number in (0, ∞))',
     ],
     [
       "tasks: [bandit.ood]\nalgorithms: { ppo: { reward: golden } }",
-      'Cannot parse config "tasks/x.yaml": ppo: reward = "golden" is not allowed (allowed: one of gold, proxy)',
+      "algorithms.ppo.reward",
+      'Cannot parse config "tasks/x.yaml": algorithms.ppo.reward = "golden" is not allowed (allowed: one of gold, proxy)',
     ],
     [
       "tasks: [bandit.ood]\nalgorithms: { ipo: { taux: 1 } }",
-      'Cannot parse config "tasks/x.yaml": ipo: unknown hyperparameter "taux" (known: tau, steps, lr, anneal_lr, batch_size)',
+      "algorithms.ipo.taux",
+      'Cannot parse config "tasks/x.yaml": algorithms.ipo: unknown hyperparameter "taux" (did you mean "tau"? known: tau, steps, lr, anneal_lr, batch_size)',
     ],
     [
       "tasks: [bandit.oops]\nalgorithms: {}",
+      "tasks[0]",
       `Cannot parse config "tasks/x.yaml": unknown task "bandit.oops" (known: ${TASKS.join(", ")})`,
     ],
     [
       "tasks: [bandit.ood]\nalgorithms: { reward_model: { steps: [10, 20] } }",
-      'Cannot parse config "tasks/x.yaml": reward_model: "steps" cannot be swept (the reward model configures the proxy reward)',
+      "algorithms.reward_model.steps",
+      'Cannot parse config "tasks/x.yaml": algorithms.reward_model.steps = [10,20] cannot be swept (the reward model configures the proxy reward)',
     ],
     [
       "tasks: [bandit.ood]\nalgorithms: {}\nseed: 3",
-      'Cannot parse config "tasks/x.yaml": unknown key "seed" (known: name, seeds, checkpoints, tasks, algorithms)',
+      "seed",
+      'Cannot parse config "tasks/x.yaml": unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, divergence, stats)',
     ],
   ];
-  for (const [text, message] of cases) {
-    assert.throws(() => parse(text), (e: Error) => e.message === message, message);
+  for (const [text, field, message] of cases) {
+    assert.throws(
+      () => parse(text),
+      (e: Error) => e.message === message && (e as ConfigError).field === field,
+      message,
+    );
   }
+});
+
+Deno.test("divergence and stats settings: defaults, overrides, and null switches a ceiling off", () => {
+  const base = "tasks: [bandit.ood]\nalgorithms: { dpo: {} }\n";
+  assert.deepEqual(parse(base).divergence, DIVERGENCE_DEFAULTS);
+  assert.deepEqual(parse(base).stats, STATS_DEFAULTS);
+  const s = parse(base + "divergence: { max_grad_norm: 10, max_kl: ~ }\nstats: { resamples: 100, seed: 4 }");
+  assert.deepEqual(s.divergence, { maxGradNorm: 10, maxKl: null });
+  assert.deepEqual(s.stats, { resamples: 100, confidence: 0.95, seed: 4 });
 });
 
 Deno.test("planning: cells are task × algorithm × swept values × seed, ids key non-knob sweeps too", () => {
@@ -79,7 +107,10 @@ algorithms:
     "bandit.random/dpo/beta=1/seed=0",
     "bandit.random/ipo/tau=0.1/seed=0",
   ]);
-  assert.throws(() => overrideSuite(s, { algorithms: ["reward_model"] }, TASKS), /traces no frontier/);
+  assert.throws(
+    () => overrideSuite(s, { algorithms: ["reward_model"] }, TASKS),
+    /--algorithms: "reward_model" fits/,
+  );
   assert.deepEqual(parseSeeds(3), [0, 1, 2]);
   assert.throws(() => parseSeeds(0), /seeds = 0 is not allowed/);
 });

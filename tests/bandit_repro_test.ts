@@ -59,6 +59,14 @@ Deno.test("deno task bench writes the run folder, prints the report path last, a
       const jsonl = (await Deno.readTextFile(`${run}/results.jsonl`)).trim().split("\n");
       const results = JSON.parse(await Deno.readTextFile(`${run}/results.json`));
       assert.equal(results.schema, RESULTS_SCHEMA);
+      // The provider, threads and versions are recorded, so a difference across machines can be explained.
+      const manifest = JSON.parse(await Deno.readTextFile(`${run}/manifest.json`));
+      for (const env of [results.environment, manifest.environment]) {
+        assert.equal(env.executionProvider, "cpu");
+        assert.equal(env.threads, 1);
+        assert.equal(env.deno, Deno.version.deno);
+        assert.match(env.onnxruntime, /^\d+\.\d+\.\d+/);
+      }
       assert.equal(jsonl.length, results.cells.length);
       assert.equal(results.cells.length, 3 * (2 + 2 + 4 + 2 + 2) * 2);
       assert.ok(results.cells.every((c: { status: string }) => c.status === "ok"));
@@ -98,7 +106,7 @@ Deno.test("deno task bench rejects an unknown algorithm naming the file and the 
   try {
     await Deno.writeTextFile(`${dir}/bad.yaml`, "tasks: [bandit.ood]\nalgorithms:\n  dpp: { beta: 0.1 }\n");
     const r = await bench(["--suite", `${dir}/bad.yaml`, "--out", dir]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2, "bad input exits with 2");
     assert.match(
       r.stderr,
       /Cannot parse config ".*bad\.yaml": unknown algorithm "dpp" \(known: dpo, ipo, ppo, grpo, best_of_n, reward_model\)/,
