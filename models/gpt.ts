@@ -3,7 +3,11 @@
  * learned positions, LM head tied to the token embedding), written in engine ops.
  *
  * Radford et al., "Language Models are Unsupervised Multitask Learners" (2019); shapes in comments
- * use B = batch, T = sequence, D = model width, H = heads, V = vocabulary.
+ * use B = batch, T = sequence, D = model width, H = heads, Dh = D / H, V = vocabulary, L = layers.
+ *
+ * Graph builders: {@link gptLogits} (the causal forward), {@link gptHidden} + {@link lmHead}, the PPO
+ * value head {@link gptValues}, and {@link gptDecodeStep}, one token with a key/value cache for
+ * generation. `models/gpt_policy.ts` wraps them as a sampling policy.
  *
  * @module
  */
@@ -45,8 +49,17 @@ export function validateGpt(c: GptConfig): void {
   }
 }
 
-/** Every parameter of a GPT, in a fixed order (GPT-2 init: std 0.02, residual projections scaled). */
-export function gptParams(c: GptConfig): ParamSpec[] {
+/** Options of {@link gptParams}. */
+export interface GptParamOptions {
+  /** Append the PPO value head `vhead.w` [D, 1], `vhead.b` [1] (see {@link gptValues}). */
+  valueHead?: boolean;
+}
+
+/**
+ * Every parameter of a GPT, in a fixed order (GPT-2 init: std 0.02, residual projections scaled),
+ * optionally followed by the value head.
+ */
+export function gptParams(c: GptConfig, options: GptParamOptions = {}): ParamSpec[] {
   validateGpt(c);
   const d = c.dModel;
   const std = 0.02;
@@ -77,7 +90,16 @@ export function gptParams(c: GptConfig): ParamSpec[] {
     shape: [d],
     init: { value: 0 },
   });
+  if (options.valueHead) specs.push(...valueHeadParams(c));
   return specs;
+}
+
+/** The value head's parameters alone (zero-initialized, so every first value estimate is 0). */
+export function valueHeadParams(c: GptConfig): ParamSpec[] {
+  return [
+    { name: "vhead.w", shape: [c.dModel, 1], init: { value: 0 } },
+    { name: "vhead.b", shape: [1], init: { value: 0 } },
+  ];
 }
 
 /** Draws initial values for parameter specs from an init stream. */
@@ -108,6 +130,69 @@ export function declareParams(
   return p;
 }
 
+/** Looks a parameter up by name, naming it when it is missing. */
+function lookup(p: Readonly<Record<string, Tensor>>, what: string): (name: string) => Tensor {
+  return (name) => {
+    const v = p[name];
+    if (!v) throw new Error(`${what}: missing parameter "${name}"`);
+    return v;
+  };
+}
+
+/**
+ * One pre-LayerNorm transformer block (attention then MLP, both residual) over `x` [B, T, D], with
+ * parameters `${prefix}ln1.g` … `${prefix}mlp.b2` as {@link gptParams} names them. `mask` is a bool
+ * tensor broadcastable to [B, H, T, T] (true where a query may attend to a key): causal for the GPT,
+ * key padding for the bidirectional classifier.
+ */
+export function transformerBlock(
+  g: Graph,
+  w: (name: string) => Tensor,
+  prefix: string,
+  heads: number,
+  x: Tensor,
+  mask: Tensor,
+): Tensor {
+  const [b, t, d] = x.shape as [number, number, number];
+  const h = heads, dh = d / h;
+  const a = g.layerNorm(x, w(`${prefix}ln1.g`), w(`${prefix}ln1.b`));
+  const qkv = g.add(g.matmul(a, w(`${prefix}attn.w`)), w(`${prefix}attn.b`)); // [B, T, 3D]
+  const split = (i: number, perm: number[]) =>
+    g.transpose(g.reshape(g.slice(qkv, 2, i * d, (i + 1) * d), [b, t, h, dh]), perm);
+  const qh = split(0, [0, 2, 1, 3]); // [B, H, T, Dh]
+  const kh = split(1, [0, 2, 3, 1]); // [B, H, Dh, T]
+  const vh = split(2, [0, 2, 1, 3]); // [B, H, T, Dh]
+  const scores = g.mul(g.matmul(qh, kh), 1 / Math.sqrt(dh)); // [B, H, T, T]
+  const att = g.softmax(g.where(mask, scores, -1e9));
+  const y = g.reshape(g.transpose(g.matmul(att, vh), [0, 2, 1, 3]), [b, t, d]); // [B, T, D]
+  return blockTail(g, w, prefix, x, y);
+}
+
+/** The rest of a block after attention: output projection, residual, MLP, residual. */
+function blockTail(g: Graph, w: (name: string) => Tensor, prefix: string, x: Tensor, y: Tensor): Tensor {
+  x = g.add(x, g.add(g.matmul(y, w(`${prefix}proj.w`)), w(`${prefix}proj.b`)));
+  const m = g.layerNorm(x, w(`${prefix}ln2.g`), w(`${prefix}ln2.b`));
+  const hid = g.gelu(g.add(g.matmul(m, w(`${prefix}mlp.w1`)), w(`${prefix}mlp.b1`))); // [.., 4D]
+  return g.add(x, g.add(g.matmul(hid, w(`${prefix}mlp.w2`)), w(`${prefix}mlp.b2`)));
+}
+
+/** The final hidden state (after the last LayerNorm) for token ids int64 [B, T] → [B, T, D]. */
+export function gptHidden(
+  g: Graph,
+  c: GptConfig,
+  p: Readonly<Record<string, Tensor>>,
+  tokens: Tensor,
+): Tensor {
+  if (tokens.shape.length !== 2) throw new RangeError("GPT: tokens must be [B, T]");
+  const t = tokens.shape[1]!;
+  if (t > c.context) throw new RangeError(`GPT: sequence length ${t} exceeds context ${c.context}`);
+  const w = lookup(p, "GPT");
+  const mask = g.causalMask(t); // [T, T]
+  let x = g.add(g.gather(w("wte"), tokens), g.slice(w("wpe"), 0, 0, t)); // [B, T, D]
+  for (let l = 0; l < c.layers; l++) x = transformerBlock(g, w, `h${l}.`, c.heads, x, mask);
+  return g.layerNorm(x, w("lnf.g"), w("lnf.b"));
+}
+
 /** Next-token logits for a batch of token ids: int64 [B, T] → [B, T, V]. */
 export function gptLogits(
   g: Graph,
@@ -115,37 +200,97 @@ export function gptLogits(
   p: Readonly<Record<string, Tensor>>,
   tokens: Tensor,
 ): Tensor {
-  const [b, t] = tokens.shape as [number, number];
-  if (t > c.context) throw new RangeError(`GPT: sequence length ${t} exceeds context ${c.context}`);
-  const d = c.dModel, h = c.heads, dh = d / h;
-  const w = (name: string) => {
-    const v = p[name];
-    if (!v) throw new Error(`GPT: missing parameter "${name}"`);
-    return v;
-  };
-  const mask = g.causalMask(t); // [T, T]
-  let x = g.add(g.gather(w("wte"), tokens), g.slice(w("wpe"), 0, 0, t)); // [B, T, D]
-  for (let l = 0; l < c.layers; l++) {
+  return lmHead(g, p, gptHidden(g, c, p, tokens));
+}
+
+/** Logits from hidden states through the head tied to the token embedding: [..., D] → [..., V]. */
+export function lmHead(g: Graph, p: Readonly<Record<string, Tensor>>, hidden: Tensor): Tensor {
+  return g.matmul(hidden, g.transpose(lookup(p, "GPT")("wte"), [1, 0]));
+}
+
+/**
+ * The value head for PPO: a separate linear map of the final hidden state, [B, T, D] → [B, T]
+ * (parameters `vhead.w` [D, 1], `vhead.b` [1]; see {@link gptParams}'s `valueHead`). Whether the
+ * policy's trunk receives the value loss's gradient is the algorithm's choice (`stopGradient`).
+ */
+export function gptValues(g: Graph, p: Readonly<Record<string, Tensor>>, hidden: Tensor): Tensor {
+  const w = lookup(p, "GPT value head");
+  const [b, t] = hidden.shape as [number, number, number];
+  return g.reshape(g.add(g.matmul(hidden, w("vhead.w")), w("vhead.b")), [b, t]);
+}
+
+/** Names of the decode step's feeds and fetches (see {@link gptDecodeStep}). */
+export const DECODE = {
+  tokens: "decode.tokens",
+  pos: "decode.pos",
+  pastK: "decode.past_k",
+  pastV: "decode.past_v",
+  logits: "logits",
+  newK: "new_k",
+  newV: "new_v",
+} as const;
+
+/** The nodes of one decode step. */
+export interface DecodeStep {
+  /** Next-token logits at the fed position: [B, V]. */
+  readonly logits: Tensor;
+  /** The fed token's keys and values of every layer, to store at `pos`: [L, B, H, Dh] each. */
+  readonly newK: Tensor;
+  readonly newV: Tensor;
+}
+
+/**
+ * One decode step with a key/value cache, for generation in O(T) work per token.
+ *
+ * Feeds (static shapes, for ONNX Runtime): `decode.tokens` int64 [B] (the token at each row's position),
+ * `decode.pos` int64 [B] (that position, < context), `decode.past_k` / `decode.past_v` float
+ * [L, B, H, Tmax, Dh] with Tmax = context (keys and values of the positions already fed; entries at
+ * positions ≥ pos are ignored, so the cache needs no clearing). Only the new column comes back, and the
+ * caller writes it at `pos`: onnxruntime-node copies every output into a fresh buffer, so returning the
+ * whole updated cache would move L·B·H·Tmax·Dh floats twice per token for nothing.
+ *
+ * The fed token's own key and value are placed at `pos` inside the graph (a one-hot `where`), so each
+ * row attends to positions 0..pos exactly as the causal full forward ({@link gptLogits}) does.
+ */
+export function gptDecodeStep(
+  g: Graph,
+  c: GptConfig,
+  p: Readonly<Record<string, Tensor>>,
+  batch: number,
+  dtype: DType = "float32",
+): DecodeStep {
+  const b = batch, d = c.dModel, h = c.heads, dh = d / h, tmax = c.context, layers = c.layers;
+  const w = lookup(p, "GPT");
+  const tokens = g.input(DECODE.tokens, [b], "int64");
+  const pos = g.input(DECODE.pos, [b], "int64");
+  const pastK = g.input(DECODE.pastK, [layers, b, h, tmax, dh], dtype);
+  const pastV = g.input(DECODE.pastV, [layers, b, h, tmax, dh], dtype);
+  const slots = g.const([...Array(tmax).keys()], [1, tmax], "int64"); // [1, Tmax]
+  const at = g.reshape(pos, [b, 1]);
+  const here = g.reshape(g.equal(slots, at), [b, 1, tmax, 1]); // the slot being written
+  const visible = g.reshape(g.lessOrEqual(slots, at), [b, 1, 1, tmax]); // keys 0..pos
+
+  let x = g.add(g.gather(w("wte"), tokens), g.gather(w("wpe"), pos)); // [B, D]
+  const ks: Tensor[] = [], vs: Tensor[] = [];
+  for (let l = 0; l < layers; l++) {
     const q = `h${l}.`;
-    // attention sub-block
     const a = g.layerNorm(x, w(`${q}ln1.g`), w(`${q}ln1.b`));
-    const qkv = g.add(g.matmul(a, w(`${q}attn.w`)), w(`${q}attn.b`)); // [B, T, 3D]
-    const heads = (i: number, perm: number[]) =>
-      g.transpose(g.reshape(g.slice(qkv, 2, i * d, (i + 1) * d), [b, t, h, dh]), perm);
-    const qh = heads(0, [0, 2, 1, 3]); // [B, H, T, Dh]
-    const kh = heads(1, [0, 2, 3, 1]); // [B, H, Dh, T]
-    const vh = heads(2, [0, 2, 1, 3]); // [B, H, T, Dh]
-    const scores = g.mul(g.matmul(qh, kh), 1 / Math.sqrt(dh)); // [B, H, T, T]
-    const att = g.softmax(g.where(mask, scores, -1e9));
-    const y = g.reshape(g.transpose(g.matmul(att, vh), [0, 2, 1, 3]), [b, t, d]); // [B, T, D]
-    x = g.add(x, g.add(g.matmul(y, w(`${q}proj.w`)), w(`${q}proj.b`)));
-    // MLP sub-block
-    const m = g.layerNorm(x, w(`${q}ln2.g`), w(`${q}ln2.b`));
-    const hid = g.gelu(g.add(g.matmul(m, w(`${q}mlp.w1`)), w(`${q}mlp.b1`))); // [B, T, 4D]
-    x = g.add(x, g.add(g.matmul(hid, w(`${q}mlp.w2`)), w(`${q}mlp.b2`)));
+    const qkv = g.add(g.matmul(a, w(`${q}attn.w`)), w(`${q}attn.b`)); // [B, 3D]
+    const head = (i: number) => g.reshape(g.slice(qkv, 1, i * d, (i + 1) * d), [b, h, 1, dh]);
+    const qh = head(0), kh = head(1), vh = head(2); // [B, H, 1, Dh]
+    const layer = (cache: Tensor) => g.reshape(g.slice(cache, 0, l, l + 1), [b, h, tmax, dh]);
+    const keys = g.where(here, kh, layer(pastK)); // [B, H, Tmax, Dh]
+    const values = g.where(here, vh, layer(pastV));
+    const scores = g.mul(g.matmul(qh, g.transpose(keys, [0, 1, 3, 2])), 1 / Math.sqrt(dh)); // [B, H, 1, Tmax]
+    const att = g.softmax(g.where(visible, scores, -1e9));
+    const y = g.reshape(g.matmul(att, values), [b, d]); // [B, H, 1, Dh] → [B, D]
+    x = blockTail(g, w, q, x, y);
+    ks.push(g.reshape(kh, [1, b, h, dh]));
+    vs.push(g.reshape(vh, [1, b, h, dh]));
   }
   const f = g.layerNorm(x, w("lnf.g"), w("lnf.b"));
-  return g.matmul(f, g.transpose(w("wte"), [1, 0])); // [B, T, V], tied head
+  const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0]! : g.concat(xs, 0)); // [L, B, H, Dh]
+  return { logits: lmHead(g, p, f), newK: cat(ks), newV: cat(vs) };
 }
 
 /** Per-token log-probabilities of `targets` (int64 [B, T]) under `logits` [B, T, V] → [B, T]. */
@@ -158,6 +303,15 @@ export function tokenLogProbs(g: Graph, logits: Tensor, targets: Tensor): Tensor
 /** Mean token cross-entropy of `targets` under `logits`: −mean log p(target). */
 export function crossEntropy(g: Graph, logits: Tensor, targets: Tensor): Tensor {
   return g.neg(g.mean(tokenLogProbs(g, logits, targets)));
+}
+
+/**
+ * Mean cross-entropy over the positions `mask` (float [B, T], 1 = counted) selects:
+ * −Σ m·log p(target) / Σ m (padding and prompt positions carry no loss).
+ */
+export function maskedCrossEntropy(g: Graph, logits: Tensor, targets: Tensor, mask: Tensor): Tensor {
+  const lp = tokenLogProbs(g, logits, targets); // [B, T]
+  return g.neg(g.div(g.sum(g.mul(lp, mask)), g.maximum(g.sum(mask), 1)));
 }
 
 /** Analytic FLOPs of one training step (forward + backward ≈ 3× forward; matmuls only). */

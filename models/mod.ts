@@ -4,3 +4,8 @@
  * @module
  */
 export * from "./gpt.ts";
+export * from "./tokenizer.ts";
+export * from "./sequence_policy.ts";
+export * from "./gpt_policy.ts";
+export * from "./classifier.ts";
+export * from "./weights.ts";

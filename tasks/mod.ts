@@ -1,7 +1,10 @@
 /**
  * Task definitions: the bandit tasks of `tasks/bandits.yaml`, their policy family, reward-model family
- * and preference data. Suite files (`tasks/quick.yaml`) live beside them.
+ * and preference data; the sentiment task (generated review corpus, gold classifier, π_ref, prompts).
+ * Suite files (`tasks/quick.yaml`) live beside them.
  *
  * @module
  */
 export * from "./bandits.ts";
+export * from "./sentiment.ts";
+export * from "./sentiment_corpus.ts";

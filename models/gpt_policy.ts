@@ -1,0 +1,309 @@
+/**
+ * A GPT as a {@link SequencePolicy}: exact next-token distributions from the full causal forward pass,
+ * and sampling with a key/value cache (one {@link gptDecodeStep} `session.run` per token, O(T) work
+ * each) or, for comparison and tests, without one (the full forward over the whole context per token).
+ *
+ * Parameters are plain host arrays fed on every call, so a policy under training is read off the
+ * trainer's current values with {@link GptPolicy.withParams} (no recompilation: executables are shared).
+ * The token draw itself runs in TypeScript from the returned logits with the caller's seeded stream;
+ * ONNX Runtime on CPU with fixed threads is deterministic, so a seed reproduces samples bit for bit.
+ *
+ * @module
+ */
+import type { DType, Tensor, TensorData } from "../engine/graph.ts";
+import { Graph } from "../engine/graph.ts";
+import type { Executable, Runtime } from "../engine/runtime.ts";
+import type { GptConfig } from "./gpt.ts";
+import { declareParams, DECODE, gptDecodeStep, gptLogits, gptParams, validateGpt } from "./gpt.ts";
+import type { Completions, SampleOptions, SequencePolicy } from "./sequence_policy.ts";
+import { logSoftmaxInto, TokenSampler } from "./sequence_policy.ts";
+
+/** Options of {@link GptPolicy.sample} beyond {@link SampleOptions}. */
+export interface GptSampleOptions extends SampleOptions {
+  /** Use the key/value cache (default true); false reruns the full forward for every token. */
+  cache?: boolean;
+}
+
+/** A GPT with bound parameters, answering the {@link SequencePolicy} questions through ONNX Runtime. */
+export class GptPolicy implements SequencePolicy {
+  readonly config: GptConfig;
+  readonly params: ReadonlyMap<string, TensorData>;
+  readonly dtype: DType;
+  readonly #rt: Runtime;
+  readonly #exes: Map<string, Promise<Executable>>;
+
+  private constructor(
+    rt: Runtime,
+    config: GptConfig,
+    params: ReadonlyMap<string, TensorData>,
+    exes: Map<string, Promise<Executable>>,
+  ) {
+    this.#rt = rt;
+    this.config = config;
+    this.params = params;
+    this.#exes = exes;
+    this.dtype = checkParams(config, params);
+  }
+
+  /**
+   * A policy for `config` with parameter values `params` (every name of {@link gptParams}; extra
+   * entries, e.g. a value head, are ignored). Float32 or float64, by the type of the arrays.
+   *
+   * @example
+   * ```ts
+   * const cfg = { vocab: 16, dModel: 32, layers: 2, heads: 4, context: 24 };
+   * const policy = GptPolicy.create(rt, cfg, initParams(gptParams(cfg), Rng.stream(0, "init")));
+   * const out = await policy.sample([[1, 5, 6]], { rng: Rng.stream(0, "sampling"), maxNewTokens: 8, eos: 2 });
+   * ```
+   */
+  static create(rt: Runtime, config: GptConfig, params: ReadonlyMap<string, TensorData>): GptPolicy {
+    validateGpt(config);
+    return new GptPolicy(rt, config, params, new Map());
+  }
+
+  /** The same model with other parameter values (e.g. the trainer's after a step); compiled sessions are shared. */
+  withParams(params: ReadonlyMap<string, TensorData>): GptPolicy {
+    return new GptPolicy(this.#rt, this.config, params, this.#exes);
+  }
+
+  get vocab(): number {
+    return this.config.vocab;
+  }
+  get context(): number {
+    return this.config.context;
+  }
+
+  /** Raw next-token logits at every position: `tokens` [B, T] → [B, T, V] (the graph's dtype). */
+  async logits(tokens: Int32Array, batch: number): Promise<Float32Array | Float64Array> {
+    const length = rowLength(tokens, batch, this.context);
+    const exe = await this.#forward(batch, length);
+    const feeds = this.#feeds(exe);
+    feeds.tokens = toInt64(tokens, this.vocab);
+    return (await exe.run(feeds)).logits as Float32Array | Float64Array;
+  }
+
+  async nextTokenLogProbs(tokens: Int32Array, batch: number): Promise<Float64Array> {
+    const logits = await this.logits(tokens, batch);
+    const v = this.vocab, rows = logits.length / v;
+    const out = new Float64Array(logits.length);
+    for (let r = 0; r < rows; r++) {
+      logSoftmaxInto(logits.subarray(r * v, (r + 1) * v), out.subarray(r * v, (r + 1) * v));
+    }
+    return out;
+  }
+
+  async sample(prompts: readonly (readonly number[])[], options: GptSampleOptions): Promise<Completions> {
+    const c = this.config, v = c.vocab, tmax = c.context, batch = prompts.length;
+    if (batch < 1) throw new RangeError("GptPolicy.sample: no prompts");
+    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
+      throw new RangeError(
+        `GptPolicy.sample: maxNewTokens = ${options.maxNewTokens} (must be an integer ≥ 1)`,
+      );
+    }
+    prompts.forEach((p, b) => {
+      if (p.length < 1 || p.length >= tmax) {
+        throw new RangeError(
+          `GptPolicy.sample: prompt ${b} has ${p.length} tokens (must be 1..${tmax - 1} for context ${tmax})`,
+        );
+      }
+      for (const id of p) {
+        if (!Number.isInteger(id) || id < 0 || id >= v) {
+          throw new RangeError(`GptPolicy.sample: prompt ${b} holds token ${id}, outside [0, ${v})`);
+        }
+      }
+    });
+    const sampler = new TokenSampler(v, options);
+    const decoder = await this.decoder(batch, { cache: options.cache ?? true });
+    const positions = new Int32Array(batch);
+
+    const seqs = prompts.map((p) => [...p]);
+    const responses: number[][] = prompts.map(() => []);
+    const logProbs: number[][] = prompts.map(() => []);
+    const sampleLogProbs: number[][] = prompts.map(() => []);
+    const done = new Uint8Array(batch), finished = new Uint8Array(batch);
+    const feedTokens = new Int32Array(batch);
+    for (let t = 0; done.some((d) => d === 0); t++) {
+      // Every row feeds its token at position t: a prompt token, or the one it sampled last step.
+      for (let b = 0; b < batch; b++) feedTokens[b] = done[b] ? 0 : seqs[b]![t]!;
+      positions.fill(Math.min(t, tmax - 1));
+      const logits = await decoder.step(feedTokens, positions);
+      for (let b = 0; b < batch; b++) {
+        if (done[b] || t + 1 < prompts[b]!.length) continue; // still reading the prompt
+        const d = sampler.draw(logits.subarray(b * v, (b + 1) * v), options.rng);
+        seqs[b]!.push(d.token);
+        responses[b]!.push(d.token);
+        logProbs[b]!.push(d.logProb);
+        sampleLogProbs[b]!.push(d.sampleLogProb);
+        if (d.token === options.eos) finished[b] = 1;
+        if (finished[b] || responses[b]!.length >= options.maxNewTokens || seqs[b]!.length >= tmax) {
+          done[b] = 1;
+        }
+      }
+    }
+    return {
+      prompts: prompts.map((p) => Int32Array.from(p)),
+      responses: responses.map((r) => Int32Array.from(r)),
+      logProbs: logProbs.map((r) => Float64Array.from(r)),
+      sampleLogProbs: sampleLogProbs.map((r) => Float64Array.from(r)),
+      finished,
+    };
+  }
+
+  /**
+   * A fresh incremental decoder for `batch` rows: feed each row's token at its position, get the
+   * next-token logits. With `cache` (the default) one {@link gptDecodeStep} per call, its keys and
+   * values written into host-side caches; without, the full forward over the context per call.
+   */
+  async decoder(batch: number, options: { cache?: boolean } = {}): Promise<Decoder> {
+    return {
+      step: options.cache === false ? await this.#fullStepper(batch) : await this.#cachedStepper(batch),
+    };
+  }
+
+  /** One decode step per token; the returned keys and values are written into host-side caches. */
+  async #cachedStepper(batch: number): Promise<Decoder["step"]> {
+    const c = this.config, h = c.heads, dh = c.dModel / h, tmax = c.context, layers = c.layers;
+    const exe = await this.#decode(batch);
+    const size = layers * batch * h * tmax * dh;
+    const cacheK = this.dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+    const cacheV = this.dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+    const feeds = this.#feeds(exe);
+    const pos = new BigInt64Array(batch), ids = new BigInt64Array(batch);
+    feeds[DECODE.tokens] = ids;
+    feeds[DECODE.pos] = pos;
+    feeds[DECODE.pastK] = cacheK;
+    feeds[DECODE.pastV] = cacheV;
+    return async (tokens, positions) => {
+      checkStep(tokens, positions, batch, tmax);
+      for (let b = 0; b < batch; b++) {
+        ids[b] = BigInt(tokens[b]!);
+        pos[b] = BigInt(positions[b]!);
+      }
+      const out = await exe.run(feeds);
+      const k = out[DECODE.newK] as Float32Array | Float64Array;
+      const val = out[DECODE.newV] as Float32Array | Float64Array;
+      // [L, B, H, Dh] → the slot pos[b] of [L, B, H, Tmax, Dh]
+      for (let row = 0; row < layers * batch * h; row++) {
+        const t = positions[Math.floor(row / h) % batch]!;
+        cacheK.set(k.subarray(row * dh, (row + 1) * dh), (row * tmax + t) * dh);
+        cacheV.set(val.subarray(row * dh, (row + 1) * dh), (row * tmax + t) * dh);
+      }
+      return out[DECODE.logits] as Float32Array | Float64Array;
+    };
+  }
+
+  /** Without a cache: the full causal forward over [B, context] per token; the logits at each row's position. */
+  async #fullStepper(batch: number): Promise<Decoder["step"]> {
+    const v = this.vocab, tmax = this.context;
+    const exe = await this.#forward(batch, tmax);
+    const feeds = this.#feeds(exe);
+    const ids = new BigInt64Array(batch * tmax);
+    feeds.tokens = ids;
+    const rows = this.dtype === "float64" ? new Float64Array(batch * v) : new Float32Array(batch * v);
+    return async (tokens, positions) => {
+      checkStep(tokens, positions, batch, tmax);
+      for (let b = 0; b < batch; b++) ids[b * tmax + positions[b]!] = BigInt(tokens[b]!);
+      const logits = (await exe.run(feeds)).logits as Float32Array | Float64Array;
+      for (let b = 0; b < batch; b++) {
+        const t = positions[b]!;
+        rows.set(logits.subarray((b * tmax + t) * v, (b * tmax + t + 1) * v), b * v);
+      }
+      return rows;
+    };
+  }
+
+  #feeds(exe: Executable): Record<string, TensorData> {
+    const feeds: Record<string, TensorData> = {};
+    for (const s of exe.inputs) {
+      const p = this.params.get(s.name);
+      if (p) feeds[s.name] = p;
+    }
+    return feeds;
+  }
+
+  #forward(batch: number, length: number): Promise<Executable> {
+    return this.#compiled(`forward:${batch}x${length}:${this.dtype}`, (g) => {
+      const p = declareParams(g, gptParams(this.config), this.dtype);
+      return { logits: gptLogits(g, this.config, p, g.input("tokens", [batch, length], "int64")) };
+    });
+  }
+
+  #decode(batch: number): Promise<Executable> {
+    return this.#compiled(`decode:${batch}:${this.dtype}`, (g) => {
+      const p = declareParams(g, gptParams(this.config), this.dtype);
+      const s = gptDecodeStep(g, this.config, p, batch, this.dtype);
+      return { [DECODE.logits]: s.logits, [DECODE.newK]: s.newK, [DECODE.newV]: s.newV };
+    });
+  }
+
+  #compiled(key: string, build: (g: Graph) => Record<string, Tensor>): Promise<Executable> {
+    let e = this.#exes.get(key);
+    if (!e) {
+      const g = new Graph();
+      e = this.#rt.compile(g, build(g));
+      this.#exes.set(key, e);
+    }
+    return e;
+  }
+}
+
+/** Incremental decoding: see {@link GptPolicy.decoder}. */
+export interface Decoder {
+  /**
+   * Feeds `tokens[b]` at position `positions[b]` of row b (positions of a row must be fed in order
+   * 0, 1, 2, …, each once) and returns the next-token logits `[B, V]`. The returned array is reused
+   * by the next call.
+   */
+  step(tokens: Int32Array, positions: Int32Array): Promise<Float32Array | Float64Array>;
+}
+
+function checkStep(tokens: Int32Array, positions: Int32Array, batch: number, context: number): void {
+  if (tokens.length !== batch || positions.length !== batch) {
+    throw new RangeError(
+      `Decoder.step: expected ${batch} tokens and positions, got ${tokens.length}, ${positions.length}`,
+    );
+  }
+  for (let b = 0; b < batch; b++) {
+    if (!(positions[b]! >= 0 && positions[b]! < context)) {
+      throw new RangeError(`Decoder.step: position ${positions[b]} of row ${b} is outside [0, ${context})`);
+    }
+  }
+}
+
+function checkParams(c: GptConfig, params: ReadonlyMap<string, TensorData>): DType {
+  const wte = params.get("wte");
+  const dtype: DType = wte instanceof Float64Array ? "float64" : "float32";
+  for (const s of gptParams(c)) {
+    const v = params.get(s.name);
+    const n = s.shape.reduce((a, d) => a * d, 1);
+    const want = dtype === "float64" ? Float64Array : Float32Array;
+    if (!v || v.length !== n || !(v instanceof want)) {
+      throw new RangeError(
+        `GptPolicy: parameter "${s.name}" must be ${dtype} [${s.shape.join(",")}] (${n} values), got ${
+          v ? `${v.constructor.name} of ${v.length}` : "nothing"
+        }`,
+      );
+    }
+  }
+  return dtype;
+}
+
+function rowLength(tokens: Int32Array, batch: number, context: number): number {
+  const length = tokens.length / batch;
+  if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(length) || length < 1 || length > context) {
+    throw new RangeError(
+      `GptPolicy: ${tokens.length} tokens do not make ${batch} rows of length 1..${context}`,
+    );
+  }
+  return length;
+}
+
+function toInt64(tokens: Int32Array, vocab: number): BigInt64Array {
+  const out = new BigInt64Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) {
+    const id = tokens[i]!;
+    if (id < 0 || id >= vocab) throw new RangeError(`GptPolicy: token ${id} is outside [0, ${vocab})`);
+    out[i] = BigInt(id);
+  }
+  return out;
+}
