@@ -12,10 +12,25 @@
  * bound, reached only as π_ref's atoms vanish (Beirami et al., 2024, "Theoretical guarantees on the
  * best-of-n alignment policy"). n is the frontier knob; n = 1 is π_ref itself.
  *
+ * On text the policy is a sampler: n completions of π_ref per prompt, the one the training reward scores
+ * highest (ties: the first drawn). Its KL is reported as the bound, and `kl_sample` in the metrics is a
+ * plug-in estimate that cannot exceed it: per prompt, the exact KL of best-of-n on the empirical
+ * distribution of its n draws (equal atoms, tied rewards grouped), averaged over training prompts.
+ *
  * @module
  */
+import type { Completions, SampleOptions } from "../models/sequence_policy.ts";
+import { completionTexts } from "../envs/text.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
+import { sampleOptions } from "./_text.ts";
+import type {
+  Checkpoint,
+  PolicyAlgorithm,
+  RewardSource,
+  TextCheckpoint,
+  TextTrainContext,
+  TrainContext,
+} from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** Best-of-n hyperparameters (snake_case, as in suite files). */
@@ -28,6 +43,9 @@ export type BestOfNConfig = {
 
 /** Defaults. */
 export const BEST_OF_N_DEFAULTS: Readonly<BestOfNConfig> = { n: 4, reward: "gold" };
+
+/** Prompts of the training set the text KL estimate averages over (at most). */
+const KL_ESTIMATE_PROMPTS = 64;
 
 /** Allowed values of every best-of-n hyperparameter. */
 export const BEST_OF_N_HPARAMS: HParamSpecs<BestOfNConfig> = {
@@ -74,6 +92,56 @@ async function* train(ctx: TrainContext, c: BestOfNConfig): AsyncGenerator<Check
   };
 }
 
+/** The plug-in KL of best-of-n over n equally likely atoms with these rewards (≤ the bound). */
+export function empiricalBestOfNKl(rewards: ArrayLike<number>, n: number): number {
+  const k = rewards.length;
+  const ref = new Float64Array(k).fill(1 / k);
+  const p = bestOfNPolicy(ref, rewards, k, n);
+  let kl = 0;
+  for (let i = 0; i < k; i++) if (p[i]! > 0) kl += p[i]! * Math.log(p[i]! * k);
+  return Math.max(kl, 0);
+}
+
+/** Text: a sampler that draws n completions of π_ref per prompt and keeps the best under the reward. */
+async function* trainText(ctx: TextTrainContext, c: BestOfNConfig): AsyncGenerator<TextCheckpoint> {
+  const { env } = ctx;
+  const scorer = await ctx.trainingReward(c.reward);
+  const bestOf = async (prompts: readonly (readonly number[])[], options: SampleOptions) => {
+    const many = prompts.flatMap((p) => Array.from({ length: c.n }, () => p));
+    const drawn = await env.reference.sample(many, options);
+    const scores = await scorer.score(completionTexts(env.tokenizer, drawn));
+    const pick = prompts.map((_, b) => {
+      let best = b * c.n;
+      for (let j = b * c.n + 1; j < (b + 1) * c.n; j++) if (scores[j]! > scores[best]!) best = j;
+      return best;
+    });
+    const chosen: Completions = {
+      prompts: pick.map((j) => drawn.prompts[j]!),
+      responses: pick.map((j) => drawn.responses[j]!),
+      logProbs: pick.map((j) => drawn.logProbs[j]!),
+      sampleLogProbs: pick.map((j) => drawn.sampleLogProbs[j]!),
+      finished: Uint8Array.from(pick, (j) => drawn.finished[j]!),
+    };
+    return { chosen, scores };
+  };
+  // The sample estimate, on training prompts with the cell's own stream.
+  const prompts = env.trainPrompts.slice(0, KL_ESTIMATE_PROMPTS).map((p) => p.ids);
+  const { scores } = await bestOf(prompts, sampleOptions(env, ctx.rng("sampling")));
+  let klSample = 0;
+  for (let b = 0; b < prompts.length; b++) {
+    klSample += empiricalBestOfNKl(scores.subarray(b * c.n, (b + 1) * c.n), c.n) / prompts.length;
+  }
+  const bound = bestOfNKlBound(c.n);
+  yield {
+    step: 0,
+    policy: { sampler: { sample: async (p, o) => (await bestOf(p, o)).chosen }, kl: bound },
+    metrics: { kl_bound: bound, kl_sample: klSample },
+  };
+}
+
+/** Defaults on text: the same (no training to size). */
+export const BEST_OF_N_TEXT_DEFAULTS: Readonly<BestOfNConfig> = BEST_OF_N_DEFAULTS;
+
 /** The best-of-n plugin. */
 export const bestOfN = {
   name: "best_of_n",
@@ -83,4 +151,6 @@ export const bestOfN = {
   defaults: BEST_OF_N_DEFAULTS,
   hparams: BEST_OF_N_HPARAMS,
   train,
+  textDefaults: BEST_OF_N_TEXT_DEFAULTS,
+  trainText,
 } satisfies PolicyAlgorithm<BestOfNConfig>;

@@ -14,8 +14,8 @@
  */
 import type { Graph, Tensor } from "../engine/graph.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import { trainPairwise } from "./_pairwise.ts";
-import type { PolicyAlgorithm, TrainContext } from "./types.ts";
+import { trainPairwise, trainPairwiseText } from "./_pairwise.ts";
+import type { PolicyAlgorithm, TextTrainContext, TrainContext } from "./types.ts";
 
 /** DPO hyperparameters (snake_case, as in suite files). */
 export type DpoConfig = {
@@ -53,6 +53,15 @@ export const DPO_HPARAMS: HParamSpecs<DpoConfig> = {
   batch_size: { type: "integer", min: 0 },
 };
 
+/** Defaults on text: minibatches of pairs for a GPT, a small learning rate, a few epochs. */
+export const DPO_TEXT_DEFAULTS: Readonly<DpoConfig> = {
+  ...DPO_DEFAULTS,
+  beta: 0.03,
+  steps: 400,
+  lr: 1e-3,
+  batch_size: 32,
+};
+
 /** Per-pair cDPO loss from margins h `[B]`; with ε = 0 it is plain DPO: −log σ(β·h). */
 export function dpoLoss(g: Graph, h: Tensor, beta: Tensor, labelSmoothing: Tensor): Tensor {
   const z = g.mul(beta, h); // [B]
@@ -63,14 +72,23 @@ export function dpoLoss(g: Graph, h: Tensor, beta: Tensor, labelSmoothing: Tenso
   ));
 }
 
-function train(ctx: TrainContext, c: DpoConfig) {
-  return trainPairwise(ctx, (g, h, hp) => dpoLoss(g, h, hp.beta!, hp.label_smoothing!), {
+function run(c: DpoConfig) {
+  return {
     scalars: { beta: c.beta, label_smoothing: c.label_smoothing },
     steps: c.steps,
     lr: c.lr,
     anneal_lr: c.anneal_lr,
     batch_size: c.batch_size,
-  });
+  };
+}
+
+function train(ctx: TrainContext, c: DpoConfig) {
+  return trainPairwise(ctx, (g, h, hp) => dpoLoss(g, h, hp.beta!, hp.label_smoothing!), run(c));
+}
+
+/** Text: the same loss on response log-ratios (sums of token log-probs, policy and π_ref). */
+function trainText(ctx: TextTrainContext, c: DpoConfig) {
+  return trainPairwiseText(ctx, (g, h, hp) => dpoLoss(g, h, hp.beta!, hp.label_smoothing!), run(c));
 }
 
 /** The DPO plugin. */
@@ -82,4 +100,6 @@ export const dpo = {
   defaults: DPO_DEFAULTS,
   hparams: DPO_HPARAMS,
   train,
+  textDefaults: DPO_TEXT_DEFAULTS,
+  trainText,
 } satisfies PolicyAlgorithm<DpoConfig>;

@@ -16,6 +16,11 @@
  * Note: k3 sampled on-policy has the gradient of KL(π_ref‖π), not KL(π‖π_ref), so GRPO's fixed point is
  * not the oracle π*_β even with the gold reward.
  *
+ * On text (`trainText`) the group is G completions of one prompt; each completion's advantage is given
+ * to all its tokens, the surrogate and k3 are per token (k3 against π_ref's next-token log-prob of the
+ * sampled token), and the loss is the paper's: the mean over a completion's tokens, then over
+ * completions (eq. 3's 1/|o_i| normalization).
+ *
  * @module
  */
 import type { Graph, Tensor } from "../engine/graph.ts";
@@ -32,7 +37,25 @@ import {
   vector,
 } from "./_policy.ts";
 import { minibatches, sampleGroups } from "./_rollout.ts";
-import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
+import { completionTexts } from "../envs/text.ts";
+import { responseLogProbs } from "../models/sequence_policy.ts";
+import {
+  drawPrompts,
+  gptCheckpoint,
+  initialParams,
+  sampleOptions,
+  sequenceFeeds,
+  sequenceNodes,
+  tokenFeed,
+} from "./_text.ts";
+import type {
+  Checkpoint,
+  PolicyAlgorithm,
+  RewardSource,
+  TextCheckpoint,
+  TextTrainContext,
+  TrainContext,
+} from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** GRPO hyperparameters (snake_case, as in suite files). */
@@ -74,6 +97,16 @@ export const GRPO_DEFAULTS: Readonly<GrpoConfig> = {
   anneal_lr: true,
   clip_coef: 0.2,
   scale_rewards: true,
+};
+
+/** Defaults on text: 8 prompts × G = 8 completions per iteration, a budget for a small GPT. */
+export const GRPO_TEXT_DEFAULTS: Readonly<GrpoConfig> = {
+  ...GRPO_DEFAULTS,
+  beta: 0.04,
+  prompts: 8,
+  group_size: 8,
+  iterations: 60,
+  lr: 1e-3,
 };
 
 /** Allowed values of every GRPO hyperparameter. */
@@ -178,6 +211,80 @@ async function* train(ctx: TrainContext, c: GrpoConfig): AsyncGenerator<Checkpoi
   }
 }
 
+/** Text: G completions per prompt, group-relative advantages on every token of a completion. */
+async function* trainText(ctx: TextTrainContext, c: GrpoConfig): AsyncGenerator<TextCheckpoint> {
+  const { env, policy } = ctx;
+  const dtype = policy.dtype, n = c.prompts * c.group_size;
+  if (n % c.minibatches !== 0) {
+    throw new RangeError(
+      `grpo: prompts × group_size = ${n} is not divisible by minibatches = ${c.minibatches}`,
+    );
+  }
+  const mb = n / c.minibatches;
+  const scorer = await ctx.trainingReward(c.reward);
+
+  const g = new G();
+  const seq = sequenceNodes(g, policy, mb);
+  const shape = [mb, policy.context];
+  const oldLogp = g.input("batch.old_logp", shape, dtype);
+  const refLogp = g.input("batch.ref_logp", shape, dtype);
+  const adv = g.input("batch.adv", shape, dtype);
+  const beta = g.input("hp.beta", [], dtype);
+  const eps = g.input("hp.clip_coef", [], dtype);
+  const out = grpoLoss(g, { logp: seq.tokenLogp, oldLogp, refLogp, adv, beta, eps }); // [mb, T]
+  const lengths = g.maximum(g.reduceSum(seq.mask, [1]), 1); // [mb]
+  const perCompletion = (x: Tensor) => g.mean(g.div(g.reduceSum(g.mul(x, seq.mask), [1]), lengths));
+  const trainer = await Trainer.create(ctx.rt, perCompletion(out.loss), initialParams(policy), {
+    adamw: { clipNorm: 1 },
+    metrics: {
+      kl: perCompletion(out.kl),
+      ratio: perCompletion(out.ratio),
+      clipfrac: perCompletion(g.cast(g.less(eps, g.abs(g.sub(out.ratio, 1))), dtype)),
+    },
+  });
+
+  const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
+  const hp = { "hp.beta": scalar(dtype, c.beta), "hp.clip_coef": scalar(dtype, c.clip_coef) };
+  const total = c.iterations * c.update_epochs * c.minibatches;
+  const at = checkpointSteps(c.iterations, ctx.checkpoints);
+  let step = 0;
+  let metrics: Record<string, number> = {};
+  for (let it = 1; it <= c.iterations; it++) {
+    const current = policy.withParams(trainer.params);
+    const prompts = drawPrompts(env, c.prompts, sampling).flatMap((p) =>
+      Array.from({ length: c.group_size }, () => p)
+    );
+    const comp = await current.sample(prompts, sampleOptions(env, sampling));
+    const rows = { prompts: comp.prompts, responses: comp.responses };
+    const old = await responseLogProbs(current, rows);
+    const ref = await responseLogProbs(env.reference, rows);
+    const scores = await scorer.score(completionTexts(env.tokenizer, comp));
+    const advantages = groupAdvantages([...scores], c.group_size, c.scale_rewards);
+    for (let epoch = 0; epoch < c.update_epochs; epoch++) {
+      for (const ids of minibatches(n, c.minibatches, shuffling)) {
+        const p = ids.map((i) => comp.prompts[i]!);
+        step++;
+        metrics = await trainer.step({
+          ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
+          "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
+          "batch.ref_logp": tokenFeed(policy, p, ids.map((i) => ref[i]!)),
+          "batch.adv": tokenFeed(
+            policy,
+            p,
+            ids.map((i) => new Float64Array(old[i]!.length).fill(advantages[i]!)),
+          ),
+          ...hp,
+        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
+        ctx.onStep?.(step, metrics);
+      }
+    }
+    const rolloutScore = scores.reduce((s, v) => s + v, 0) / n;
+    if (at.has(it)) {
+      yield gptCheckpoint(policy, trainer.params, step, { ...metrics, rollout_score: rolloutScore });
+    }
+  }
+}
+
 /** The GRPO plugin. */
 export const grpo = {
   name: "grpo",
@@ -187,4 +294,6 @@ export const grpo = {
   defaults: GRPO_DEFAULTS,
   hparams: GRPO_HPARAMS,
   train,
+  textDefaults: GRPO_TEXT_DEFAULTS,
+  trainText,
 } satisfies PolicyAlgorithm<GrpoConfig>;

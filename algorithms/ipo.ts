@@ -13,8 +13,8 @@
  */
 import type { Graph, Tensor } from "../engine/graph.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import { trainPairwise } from "./_pairwise.ts";
-import type { PolicyAlgorithm, TrainContext } from "./types.ts";
+import { trainPairwise, trainPairwiseText } from "./_pairwise.ts";
+import type { PolicyAlgorithm, TextTrainContext, TrainContext } from "./types.ts";
 
 /** IPO hyperparameters (snake_case, as in suite files). */
 export type IpoConfig = {
@@ -48,19 +48,37 @@ export const IPO_HPARAMS: HParamSpecs<IpoConfig> = {
   batch_size: { type: "integer", min: 0 },
 };
 
+/** Defaults on text: minibatches of pairs for a GPT, a small learning rate, a few epochs. */
+export const IPO_TEXT_DEFAULTS: Readonly<IpoConfig> = {
+  ...IPO_DEFAULTS,
+  tau: 0.05,
+  steps: 400,
+  lr: 1e-3,
+  batch_size: 32,
+};
+
 /** Per-pair IPO loss (h − 1/(2τ))² from margins h `[B]`. */
 export function ipoLoss(g: Graph, h: Tensor, tau: Tensor): Tensor {
   return g.square(g.sub(h, g.div(0.5, tau)));
 }
 
-function train(ctx: TrainContext, c: IpoConfig) {
-  return trainPairwise(ctx, (g, h, hp) => ipoLoss(g, h, hp.tau!), {
+function run(c: IpoConfig) {
+  return {
     scalars: { tau: c.tau },
     steps: c.steps,
     lr: c.lr,
     anneal_lr: c.anneal_lr,
     batch_size: c.batch_size,
-  });
+  };
+}
+
+function train(ctx: TrainContext, c: IpoConfig) {
+  return trainPairwise(ctx, (g, h, hp) => ipoLoss(g, h, hp.tau!), run(c));
+}
+
+/** Text: the same loss on response log-ratios (sums of token log-probs, policy and π_ref). */
+function trainText(ctx: TextTrainContext, c: IpoConfig) {
+  return trainPairwiseText(ctx, (g, h, hp) => ipoLoss(g, h, hp.tau!), run(c));
 }
 
 /** The IPO plugin. */
@@ -72,4 +90,6 @@ export const ipo = {
   defaults: IPO_DEFAULTS,
   hparams: IPO_HPARAMS,
   train,
+  textDefaults: IPO_TEXT_DEFAULTS,
+  trainText,
 } satisfies PolicyAlgorithm<IpoConfig>;

@@ -1,7 +1,7 @@
 /**
  * Algorithm plugins and their registry: dpo, ipo, ppo, grpo, best_of_n and the reward_model behind
- * proxy rewards. Each plugin declares its hyperparameters (defaults, allowed ranges), its frontier knob
- * and a `train` that yields checkpoints.
+ * proxy rewards. Each plugin declares its hyperparameters (defaults, allowed ranges), its frontier knob,
+ * a `train` that yields checkpoints on bandits and a `trainText` (with `textDefaults`) on text tasks.
  *
  * @module
  */
@@ -13,6 +13,10 @@ export type {
   PolicyAlgorithm,
   RewardSource,
   ScorerAlgorithm,
+  TextCheckpoint,
+  TextFitContext,
+  TextSampler,
+  TextTrainContext,
   TrainContext,
 } from "./types.ts";
 export { ALGORITHMS, getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "./registry.ts";
@@ -20,7 +24,7 @@ export { allowed, HParamError, parseHParams } from "./_hparams.ts";
 export type { HParamSpec, HParamSpecs, HParamValue } from "./_hparams.ts";
 export { dpo, dpoLoss } from "./dpo.ts";
 export { ipo, ipoLoss } from "./ipo.ts";
-export { clippedSurrogate, ppo, valueLoss } from "./ppo.ts";
+export { adaptiveKlCoef, clippedSurrogate, gae, ppo, valueLoss } from "./ppo.ts";
 export { groupAdvantages, grpo, grpoLoss, k3 } from "./grpo.ts";
-export { bestOfN, bestOfNKlBound, bestOfNPolicy } from "./best_of_n.ts";
+export { bestOfN, bestOfNKlBound, bestOfNPolicy, empiricalBestOfNKl } from "./best_of_n.ts";
 export { bradleyTerryLoss, rewardModel } from "./reward_model.ts";

@@ -15,11 +15,19 @@
  *   L = E[max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε))] + c_v·½·E[max((V − R)², (V_clip − R)²)] − c_e·E[H(π(·|x))]
  *
  * with ρ = π/π_old and V_clip = V_old + clip(V − V_old, −ε, ε). The KL coefficient β is the knob.
- * Not yet here: the adaptive KL controller (Ziegler et al., §2.2).
+ *
+ * On text (`trainText`) an episode is a completion and every token is a step, as in Ziegler et al. and
+ * TRL: the reward of token t is −β·(log π_old(y_t|·) − log π_ref(y_t|·)), plus the sequence's score at
+ * its last token; a value head on the GPT's last hidden state (sharing the trunk) estimates V(s_t), and
+ * advantages are GAE(γ, λ) (Schulman et al., 2016, eq. 16). The same clipped losses are averaged over
+ * response tokens. With `target_kl` > 0, β follows the adaptive controller of Ziegler et al. (2019),
+ * §2.2: β ← β·(1 + clip(KL/target − 1, −0.2, 0.2)·B/horizon) after each rollout of B completions,
+ * KL measured as the mean Σ_t log π_old/π_ref of the batch (text only; bandit cells keep β fixed).
  *
  * @module
  */
 import type { Graph, Tensor } from "../engine/graph.ts";
+import type { TensorData } from "../engine/graph.ts";
 import { arrayFor, Graph as G } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
@@ -33,7 +41,26 @@ import {
   vector,
 } from "./_policy.ts";
 import { minibatches, normalize, sampleBatch } from "./_rollout.ts";
-import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
+import { completionTexts } from "../envs/text.ts";
+import { responseLogProbs } from "../models/sequence_policy.ts";
+import {
+  drawPrompts,
+  gptCheckpoint,
+  initialParams,
+  perTokenOf,
+  sampleOptions,
+  sequenceFeeds,
+  sequenceNodes,
+  tokenFeed,
+} from "./_text.ts";
+import type {
+  Checkpoint,
+  PolicyAlgorithm,
+  RewardSource,
+  TextCheckpoint,
+  TextTrainContext,
+  TrainContext,
+} from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** PPO hyperparameters (snake_case, as in suite files and CleanRL). */
@@ -66,6 +93,14 @@ export type PpoConfig = {
   norm_adv: boolean;
   /** Global gradient-norm clip. */
   max_grad_norm: number;
+  /** Discount γ over the tokens of a completion (text). */
+  gamma: number;
+  /** GAE λ (text). */
+  gae_lambda: number;
+  /** Adaptive KL controller's target (nats per completion); 0 keeps β fixed (text). */
+  target_kl: number;
+  /** Adaptive KL controller's horizon, in completions (text). */
+  kl_horizon: number;
 };
 
 /** Defaults: CleanRL's, with a budget sized for bandits. */
@@ -84,6 +119,23 @@ export const PPO_DEFAULTS: Readonly<PpoConfig> = {
   ent_coef: 0,
   norm_adv: true,
   max_grad_norm: 0.5,
+  gamma: 1,
+  gae_lambda: 0.95,
+  target_kl: 0,
+  kl_horizon: 10000,
+};
+
+/** Defaults on text: TRL's shape (γ = 1, λ = 0.95), a budget for a small GPT on two cores. */
+export const PPO_TEXT_DEFAULTS: Readonly<PpoConfig> = {
+  ...PPO_DEFAULTS,
+  kl_coef: 0.05,
+  iterations: 100,
+  batch_size: 64,
+  update_epochs: 2,
+  minibatches: 2,
+  lr: 2e-3,
+  vf_coef: 0.1,
+  max_grad_norm: 1,
 };
 
 /** Allowed values of every PPO hyperparameter. */
@@ -102,6 +154,10 @@ export const PPO_HPARAMS: HParamSpecs<PpoConfig> = {
   ent_coef: { type: "number", min: 0 },
   norm_adv: { type: "boolean" },
   max_grad_norm: { type: "number", min: 0, minExclusive: true },
+  gamma: { type: "number", min: 0, max: 1 },
+  gae_lambda: { type: "number", min: 0, max: 1 },
+  target_kl: { type: "number", min: 0 },
+  kl_horizon: { type: "integer", min: 1 },
 };
 
 /** Parameter name of the value head (one value per context). */
@@ -220,6 +276,157 @@ async function* train(ctx: TrainContext, c: PpoConfig): AsyncGenerator<Checkpoin
   }
 }
 
+/** GAE(γ, λ) advantages of one episode's per-step rewards and values (the value after the end is 0). */
+export function gae(rewards: ArrayLike<number>, values: ArrayLike<number>, gamma: number, lambda: number) {
+  const n = rewards.length, adv = new Float64Array(n);
+  let next = 0;
+  for (let t = n - 1; t >= 0; t--) {
+    const delta = rewards[t]! + gamma * (t + 1 < n ? values[t + 1]! : 0) - values[t]!;
+    adv[t] = next = delta + gamma * lambda * next;
+  }
+  return adv;
+}
+
+/**
+ * The adaptive KL controller of Ziegler et al. (2019), §2.2: proportional control of log β towards a
+ * target KL, the error clipped to ±0.2; `rate` is the completions of the rollout over the horizon.
+ */
+export function adaptiveKlCoef(beta: number, kl: number, target: number, rate: number): number {
+  const err = Math.min(Math.max(kl / target - 1, -0.2), 0.2);
+  return beta * (1 + err * rate);
+}
+
+/** Text: PPO over completions, a step per token, the KL penalty per token. */
+async function* trainText(ctx: TextTrainContext, c: PpoConfig): AsyncGenerator<TextCheckpoint> {
+  const { env, policy } = ctx;
+  const dtype = policy.dtype;
+  if (c.batch_size % c.minibatches !== 0) {
+    throw new RangeError(
+      `ppo: batch_size = ${c.batch_size} is not divisible by minibatches = ${c.minibatches}`,
+    );
+  }
+  const mb = c.batch_size / c.minibatches;
+  const scorer = await ctx.trainingReward(c.reward);
+
+  // The update graph: policy and value head on one minibatch of completions, losses per response token.
+  const g = new G();
+  const seq = sequenceNodes(g, policy, mb, { valueHead: true });
+  const shape = [mb, policy.context];
+  const oldLogp = g.input("batch.old_logp", shape, dtype);
+  const adv = g.input("batch.adv", shape, dtype);
+  const ret = g.input("batch.ret", shape, dtype);
+  const oldV = g.input("batch.old_value", shape, dtype);
+  const eps = g.input("hp.clip_coef", [], dtype);
+  const vfCoef = g.input("hp.vf_coef", [], dtype);
+  const tokens = g.maximum(g.sum(seq.mask), 1);
+  const overTokens = (x: Tensor) => g.div(g.sum(g.mul(x, seq.mask)), tokens); // mean over response tokens
+  const pg = clippedSurrogate(g, seq.tokenLogp, oldLogp, adv, eps);
+  const pgLoss = overTokens(pg.loss);
+  const vLoss = overTokens(valueLoss(g, seq.values!, oldV, ret, eps, c.clip_vloss));
+  const logRatio = g.sub(seq.tokenLogp, oldLogp);
+  const trainer = await Trainer.create(
+    ctx.rt,
+    g.add(pgLoss, g.mul(vfCoef, vLoss)),
+    initialParams(policy, {
+      valueHead: true,
+    }),
+    {
+      adamw: { clipNorm: c.max_grad_norm, decay: () => false },
+      metrics: {
+        pg_loss: pgLoss,
+        v_loss: vLoss,
+        approx_kl: overTokens(g.sub(g.sub(pg.ratio, 1), logRatio)),
+        clipfrac: overTokens(g.cast(g.less(eps, g.abs(g.sub(pg.ratio, 1))), dtype)),
+      },
+    },
+  );
+  // V(s_t) of a rollout, a minibatch of rows at a time (the same shape as the update).
+  const vg = new G();
+  const vexe = await ctx.rt.compile(vg, {
+    values: sequenceNodes(vg, policy, mb, { valueHead: true }).values!,
+  });
+
+  const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
+  const hp = { "hp.clip_coef": scalar(dtype, c.clip_coef), "hp.vf_coef": scalar(dtype, c.vf_coef) };
+  const total = c.iterations * c.update_epochs * c.minibatches;
+  const at = checkpointSteps(c.iterations, ctx.checkpoints);
+  let step = 0, beta = c.kl_coef;
+  let metrics: Record<string, number> = {};
+  for (let it = 1; it <= c.iterations; it++) {
+    // Rollout with the current policy.
+    const current = policy.withParams(trainer.params);
+    const prompts = drawPrompts(env, c.batch_size, sampling);
+    const comp = await current.sample(prompts, sampleOptions(env, sampling));
+    const rows = { prompts: comp.prompts, responses: comp.responses };
+    const old = await responseLogProbs(current, rows); // as the update graph computes them
+    const ref = await responseLogProbs(env.reference, rows);
+    const scores = await scorer.score(completionTexts(env.tokenizer, comp));
+    const lengths = comp.responses.map((r) => r.length);
+    const values: Float64Array[] = [];
+    for (let s = 0; s < c.batch_size; s += mb) {
+      const ids = [...Array(mb).keys()].map((i) => s + i);
+      const feeds: Record<string, TensorData> = {
+        ...sequenceFeeds(policy, ids.map((i) => comp.prompts[i]!), ids.map((i) => comp.responses[i]!)),
+      };
+      for (const spec of vexe.inputs) {
+        if (!feeds[spec.name]) feeds[spec.name] = trainer.params.get(spec.name)!;
+      }
+      const v = (await vexe.run(feeds)).values!;
+      values.push(
+        ...perTokenOf(
+          policy,
+          ids.map((i) => comp.prompts[i]!),
+          ids.map((i) => lengths[i]!),
+          v as Float32Array,
+        ),
+      );
+    }
+    // Per-token rewards: the KL penalty everywhere, the score at the last token; then GAE.
+    let klSum = 0;
+    const advs: Float64Array[] = [], rets: Float64Array[] = [];
+    for (let b = 0; b < c.batch_size; b++) {
+      const n = lengths[b]!;
+      const r = Float64Array.from({ length: n }, (_, t) => -beta * (old[b]![t]! - ref[b]![t]!));
+      for (let t = 0; t < n; t++) klSum += old[b]![t]! - ref[b]![t]!;
+      if (n > 0) r[n - 1]! += scores[b]!;
+      const a = gae(r, values[b]!, c.gamma, c.gae_lambda);
+      advs.push(a);
+      rets.push(a.map((x, t) => x + values[b]![t]!));
+    }
+    const rolloutKl = klSum / c.batch_size;
+
+    for (let epoch = 0; epoch < c.update_epochs; epoch++) {
+      for (const ids of minibatches(c.batch_size, c.minibatches, shuffling)) {
+        const p = ids.map((i) => comp.prompts[i]!);
+        let a = ids.map((i) => advs[i]!);
+        if (c.norm_adv) { // whiten over the minibatch's response tokens
+          const flat = normalize(a.flatMap((x) => [...x]));
+          let o = 0;
+          a = a.map((x) => Float64Array.from(x, () => flat[o++]!));
+        }
+        step++;
+        metrics = await trainer.step({
+          ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
+          "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
+          "batch.adv": tokenFeed(policy, p, a),
+          "batch.ret": tokenFeed(policy, p, ids.map((i) => rets[i]!)),
+          "batch.old_value": tokenFeed(policy, p, ids.map((i) => values[i]!)),
+          ...hp,
+        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
+        ctx.onStep?.(step, metrics);
+      }
+    }
+    const rolloutMetrics = {
+      ...metrics,
+      kl_coef: beta,
+      rollout_kl: rolloutKl,
+      rollout_score: scores.reduce((s, v) => s + v, 0) / c.batch_size,
+    };
+    if (c.target_kl > 0) beta = adaptiveKlCoef(beta, rolloutKl, c.target_kl, c.batch_size / c.kl_horizon);
+    if (at.has(it)) yield gptCheckpoint(policy, trainer.params, step, rolloutMetrics);
+  }
+}
+
 /** The PPO plugin. */
 export const ppo = {
   name: "ppo",
@@ -229,4 +436,6 @@ export const ppo = {
   defaults: PPO_DEFAULTS,
   hparams: PPO_HPARAMS,
   train,
+  textDefaults: PPO_TEXT_DEFAULTS,
+  trainText,
 } satisfies PolicyAlgorithm<PpoConfig>;

@@ -26,6 +26,8 @@ Deno.test("every plugin's defaults pass its own validation, and out-of-range val
       const specs = alg.hparams as Record<string, HParamSpec>;
       assert.deepEqual(Object.keys(specs).sort(), Object.keys(alg.defaults).sort());
       parseHParams(alg.name, specs, alg.defaults as HParams, alg.defaults as HParams);
+      parseHParams(alg.name, specs, alg.textDefaults as HParams, alg.textDefaults as HParams);
+      assert.deepEqual(Object.keys(alg.textDefaults).sort(), Object.keys(alg.defaults).sort());
       if (isPolicyAlgorithm(alg)) assert.ok(alg.knob in specs, `${alg.name}'s knob has a spec`);
       for (const [key, spec] of Object.entries(specs)) {
         const bad = spec.type === "number" || spec.type === "integer"

@@ -10,18 +10,37 @@
  * evaluation is checked for a finite KL and reward and for the KL ceiling. A stopped cell is recorded
  * as `status: "failed"` with the reason, the step and the last good checkpoint, and the run goes on.
  *
+ * Text tasks (`sentiment`, `sentiment.small`) go through the same steps and checks: the task is built
+ * (or read from the build cache) once per run, its preference pairs once per (task, seed) from
+ * `Rng.stream(seed, "data", task)`, π_ref's comparator completions once per task, and each checkpoint is
+ * evaluated by `evaluateText` with `Rng.stream(seed, "cell", cellId, "eval", step)`.
+ *
  * @module
  */
 import { rewardModel, type RewardModelConfig } from "../algorithms/reward_model.ts";
 import { getAlgorithm } from "../algorithms/registry.ts";
-import type { HParams, PolicyAlgorithm, RewardSource, TrainContext } from "../algorithms/types.ts";
+import { parseHParams } from "../algorithms/_hparams.ts";
+import type { TextScorer } from "../models/classifier.ts";
+import type {
+  FittedTextScorer,
+  HParams,
+  PolicyAlgorithm,
+  RewardSource,
+  TextTrainContext,
+  TrainContext,
+} from "../algorithms/types.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
 import type { PreferencePairs } from "../envs/bandit.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { taskPairs, taskPolicy, taskScorer } from "../tasks/bandits.ts";
-import { evaluateBandit } from "./evaluate.ts";
+import type { TextPairs } from "../envs/text.ts";
+import { sampleTextPairs } from "../envs/text.ts";
+import type { SentimentTask, TextTaskSpec } from "../tasks/sentiment.ts";
+import { isTextTask, loadSentimentTask, TEXT_TASKS } from "../tasks/sentiment.ts";
+import type { TextBaseline } from "./evaluate.ts";
+import { evaluateBandit, evaluateText, textBaseline } from "./evaluate.ts";
 import type { CellRecord, CheckpointRecord, FailureKind } from "./results.ts";
 import { round6 } from "./results.ts";
 import type { Cell, DivergenceLimits } from "./suite.ts";
@@ -43,6 +62,18 @@ export interface CellEnv {
   readonly proxies: Map<string, Promise<Proxy>>;
   /** When a cell counts as diverged. */
   readonly divergence: DivergenceLimits;
+  /** Text tasks loaded in this run (built or read from the cache once), by name. */
+  readonly texts?: Map<string, Promise<LoadedText>>;
+}
+
+/** A text task ready for cells: its environment, π_ref's comparator rewards, pairs per seed. */
+export interface LoadedText {
+  readonly spec: TextTaskSpec;
+  readonly env: SentimentTask;
+  readonly baseline: TextBaseline;
+  readonly pairs: Map<number, Promise<TextPairs>>;
+  /** Proxy reward models fit in this run, by seed (fitting is deterministic, so sharing is exact). */
+  readonly proxies: Map<number, Promise<FittedTextScorer>>;
 }
 
 /** What a caller may watch or stop while a cell runs. */
@@ -126,6 +157,7 @@ export function checkCheckpoint(
  * exception; an abort through `hooks.signal` returns null.
  */
 export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): Promise<CellRecord | null> {
+  if (isTextTask(cell.task)) return runTextCell(cell, env, hooks);
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
   const task = env.tasks.get(cell.task)!;
@@ -212,4 +244,138 @@ function fitProxy(env: CellEnv, task: BanditTask, seed: number, pairs: Preferenc
     env.proxies.set(key, p);
   }
   return p;
+}
+
+/** A text task of the run, loaded once. */
+export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
+  const texts = env.texts;
+  if (!texts) throw new Error(`Cannot run text task "${name}": the run did not set up text tasks`);
+  let t = texts.get(name);
+  if (!t) {
+    const spec = TEXT_TASKS.get(name);
+    if (!spec) throw new Error(`unknown text task "${name}"`);
+    t = (async () => {
+      const task = await loadSentimentTask(env.rt, spec.config);
+      const baseline = await textBaseline(task, Rng.stream(0, "eval", name, "reference"));
+      return { spec, env: task, baseline, pairs: new Map(), proxies: new Map() };
+    })();
+    texts.set(name, t);
+  }
+  return t;
+}
+
+/** The preference pairs of a text task for a seed (shared by every algorithm of that seed). */
+export function textCellPairs(t: LoadedText, seed: number): Promise<TextPairs> {
+  let p = t.pairs.get(seed);
+  if (!p) {
+    p = sampleTextPairs(t.env, t.spec.pairs, Rng.stream(seed, "data", t.spec.name));
+    t.pairs.set(seed, p);
+  }
+  return p;
+}
+
+/** The text proxy reward of a task and seed: the reward model's text path on that seed's pairs. */
+function fitTextProxy(env: CellEnv, t: LoadedText, seed: number): Promise<FittedTextScorer> {
+  let p = t.proxies.get(seed);
+  if (!p) {
+    p = textCellPairs(t, seed).then((pairs) =>
+      rewardModel.fitText(
+        {
+          rt: env.rt,
+          tokenizer: t.env.tokenizer,
+          pairs,
+          rng: (purpose) => Rng.stream(seed, "proxy", t.spec.name, purpose),
+          onStep: (step, metrics) => checkStep(step, metrics, env.divergence, "reward model: "),
+        },
+        parseHParams(
+          rewardModel.name,
+          rewardModel.hparams,
+          rewardModel.textDefaults,
+          {},
+        ) as RewardModelConfig,
+      )
+    );
+    t.proxies.set(seed, p);
+  }
+  return p;
+}
+
+/** {@link runCell} on a text task. */
+async function runTextCell(cell: Cell, env: CellEnv, hooks: CellHooks): Promise<CellRecord | null> {
+  const t0 = performance.now();
+  const seconds = () => (performance.now() - t0) / 1000;
+  const alg = getAlgorithm(cell.algorithm) as PolicyAlgorithm;
+  const record: CellRecord = {
+    id: cell.id,
+    task: cell.task,
+    algorithm: cell.algorithm,
+    series: cell.series,
+    knob: cell.knob,
+    knobValue: cell.knobValue,
+    hparams: cell.hparams,
+    seed: cell.seed,
+    status: "ok",
+    checkpoints: [],
+    wallSeconds: 0,
+  };
+  let lastStep: number | null = null;
+  try {
+    const task = await loadText(env, cell.task);
+    const pairs = await textCellPairs(task, cell.seed);
+    const used: { proxy: TextScorer | null } = { proxy: null };
+    record.referenceReward = task.baseline.rewards.reduce((a, v) => a + v, 0) / task.baseline.rewards.length;
+    const ctx: TextTrainContext = {
+      rt: env.rt,
+      env: task.env,
+      policy: task.env.reference,
+      pairs,
+      trainingReward: async (source: RewardSource) => {
+        if (source === "gold") return task.env.gold;
+        const proxy = await fitTextProxy(env, task, cell.seed);
+        record.rewardModel = { ...proxy.metrics };
+        return used.proxy = proxy.scorer;
+      },
+      rng: (purpose) => Rng.stream(cell.seed, "cell", cell.id, purpose),
+      checkpoints: env.checkpoints,
+      onStep: (step, metrics) => {
+        if (hooks.signal?.aborted) throw new Interrupted();
+        lastStep = step;
+        checkStep(step, metrics, env.divergence);
+        hooks.onStep?.(step, metrics);
+      },
+    };
+    for await (const ck of alg.trainText(ctx, cell.hparams)) {
+      const e = await evaluateText(task.env, ck, {
+        rng: Rng.stream(cell.seed, "cell", cell.id, "eval", String(ck.step)),
+        baseline: task.baseline,
+        proxy: used.proxy,
+      });
+      checkCheckpoint({ step: ck.step, ...e }, env.divergence);
+      const rec: CheckpointRecord = {
+        step: ck.step,
+        kl: e.kl,
+        reward: e.reward,
+        winRate: e.winRate,
+        wallSeconds: seconds(),
+        metrics: { ...ck.metrics, "eval/kl_stderr": e.klStderr, "eval/reward_stderr": e.rewardStderr },
+        samples: e.samples,
+      };
+      if (e.proxyReward !== undefined) rec.proxyReward = e.proxyReward;
+      record.checkpoints.push(rec);
+      hooks.onCheckpoint?.(rec);
+      if (hooks.signal?.aborted) throw new Interrupted();
+    }
+    if (record.checkpoints.length === 0) throw new Error(`${alg.name} yielded no checkpoint`);
+  } catch (e) {
+    if (e instanceof Interrupted || hooks.signal?.aborted) return null;
+    record.status = "failed";
+    record.error = e instanceof Error ? e.message : String(e);
+    record.failure = {
+      kind: e instanceof Divergence ? e.kind : "error",
+      step: e instanceof Divergence ? e.step : lastStep,
+      lastGoodCheckpoint: record.checkpoints.at(-1)?.step ?? null,
+    };
+  }
+  record.wallSeconds = seconds();
+  return record;
 }

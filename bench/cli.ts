@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: run a suite and write `runs/<run-id>/{manifest.json, results.jsonl, results.json,
- * report.html}`. With no arguments it runs the embedded bandit suite (`tasks/quick.yaml`). Progress goes
+ * report.html}`. With no arguments it runs the embedded default suite (`tasks/quick.yaml`: the bandits and
+ * `sentiment.small`). Progress goes
  * to stderr (a live line on a terminal, plain lines elsewhere); the last line on stdout is
  * `report: <path>`.
  *
@@ -16,6 +17,7 @@ import { ALGORITHMS } from "../algorithms/registry.ts";
 import { EP_CHOICES, type EpChoice } from "../engine/runtime.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { displayPath, loadBanditTasks } from "../tasks/bandits.ts";
+import { TEXT_TASKS } from "../tasks/sentiment.ts";
 import type { RunOptions } from "./run.ts";
 import { configHash, readManifest, RunInterrupted, runSuite } from "./run.ts";
 import type { Suite, SuiteOverrides } from "./suite.ts";
@@ -102,7 +104,7 @@ export async function prepareRun(args: readonly string[]): Promise<PreparedRun |
     flagError("--threads", values.threads, "an integer in [1, 1024]");
   }
   const tasks = await loadBanditTasks();
-  const known = [...tasks.keys()];
+  const known = [...tasks.keys(), ...TEXT_TASKS.keys()];
   const list = (s: string | undefined) => s?.split(",").map((x) => x.trim()).filter(Boolean);
   const overrides: SuiteOverrides = {};
   const t = list(values.tasks), a = list(values.algorithms);

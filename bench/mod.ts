@@ -22,10 +22,25 @@ export {
 } from "./suite.ts";
 export type { Manifest, RunOptions, RunOutcome } from "./run.ts";
 export { configHash, describeEnvironment, readManifest, RunInterrupted, runSuite } from "./run.ts";
-export type { CellEnv, CellHooks } from "./cell.ts";
-export { cellPairs, checkCheckpoint, checkStep, Divergence, runCell } from "./cell.ts";
-export type { Evaluation } from "./evaluate.ts";
-export { evaluateBandit } from "./evaluate.ts";
+export type { CellEnv, CellHooks, LoadedText } from "./cell.ts";
+export {
+  cellPairs,
+  checkCheckpoint,
+  checkStep,
+  Divergence,
+  loadText,
+  runCell,
+  textCellPairs,
+} from "./cell.ts";
+export type { Evaluation, TextBaseline, TextEvaluation } from "./evaluate.ts";
+export {
+  completionsPerPrompt,
+  EVAL_COMPLETIONS,
+  evaluateBandit,
+  evaluateText,
+  textBaseline,
+} from "./evaluate.ts";
+export { addTextResults } from "./text_results.ts";
 export * from "./frontier.ts";
 export * from "./results.ts";
 export * from "./stats.ts";

@@ -1,13 +1,26 @@
 /**
- * The results format (`prefbench.results/1`): one record per cell in `results.jsonl`, and the
- * aggregate `results.json` the report is built from. Wall-clock values appear only in fields named
- * `wallSeconds`, `startedAt` and `finishedAt`, so two runs of one config compare byte for byte once
- * those are stripped.
+ * The results format: one record per cell in `results.jsonl`, and the aggregate `results.json` the
+ * report is built from. Wall-clock values appear only in fields named `wallSeconds`, `startedAt` and
+ * `finishedAt`, so two runs of one config compare byte for byte once those are stripped.
  *
  * Aggregates follow rliable: per seed first (a checkpoint's KL and reward, a seed's best reward within
  * a KL budget), then the interquartile mean over seeds with a stratified bootstrap interval, and the
  * probability that one series beats another at a KL budget, across tasks. Every bootstrap draws from
  * `Rng.stream(stats.seed, "bootstrap", <what>, ...)`, so the intervals are as reproducible as the rest.
+ *
+ * Versions: `schema` is `prefbench.results/<major>.<minor>` ({@link RESULTS_SCHEMA}). A minor version
+ * only adds optional fields, so a reader of major 1 reads every 1.x: it ignores fields it does not
+ * know and treats fields a file lacks as absent (the report leaves out what they would draw). Removing,
+ * renaming or retyping a field, or changing what a value means, is a new major version, and
+ * {@link parseResults} refuses a major version it does not know, naming the file and the version.
+ *
+ * - 1.0 (written as `prefbench.results/1`): the first bandit harness; a cell's `status` was "ok" or "error".
+ * - 1.1: `status` is "ok" or "failed", with `failure` saying where; optional `TaskInfo.kind` and
+ *   `TaskInfo.budgets`, `areas`, `winRates`, `winPoints`, `CheckpointRecord.samples`, `CellRecord.curve`
+ *   and `CellRecord.referenceReward`.
+ *   The status rename is the one change that is not additive; it is a minor version all the same because
+ *   the only test a 1.0 reader could make, `status === "ok"`, keeps its meaning, and {@link parseResults}
+ *   reads a 1.0 "error" as "failed" with failure kind "error".
  *
  * @module
  */
@@ -29,9 +42,52 @@ import type { Interval } from "./stats.ts";
 import { iqm, probabilityOfImprovement, stratifiedBootstrap } from "./stats.ts";
 import type { StatsSettings } from "./suite.ts";
 import { STATS_DEFAULTS } from "./suite.ts";
+import { ConfigError } from "./validate.ts";
 
-/** The schema tag of `results.json`. */
-export const RESULTS_SCHEMA = "prefbench.results/1";
+/** The version of the results format this prefbench writes (see the module doc for the rule). */
+export const RESULTS_VERSION = { major: 1, minor: 1 } as const;
+
+/** The schema tag of `results.json` this prefbench writes. */
+export const RESULTS_SCHEMA = "prefbench.results/1.1";
+
+/**
+ * KL budgets (nats) of text tasks: KL summed over a completion's tokens reaches nats to tens of nats.
+ * Bandit tasks use {@link BANDIT_BUDGETS} instead, since their exact KLs stay below ~3 nats.
+ */
+export const TEXT_BUDGETS: readonly number[] = [1, 2, 5, 10];
+
+/** The KL budgets (nats) at which a task's series are summarized. */
+export function budgetsFor(kind: "bandit" | "text"): readonly number[] {
+  return kind === "bandit" ? BANDIT_BUDGETS : TEXT_BUDGETS;
+}
+
+/**
+ * One completion sampled at a checkpoint, on a held-out prompt (text tasks; absent on bandits). Every
+ * string here is data or model output, which reports escape.
+ */
+export interface SampleRecord {
+  /** The prompt, as text. */
+  prompt: string;
+  /** The sampled completion, as text, without the prompt. */
+  completion: string;
+  /** Its gold reward. */
+  reward: number;
+  /** Its proxy reward, for cells trained on the proxy. */
+  proxyReward?: number;
+  /** Σ over its positions of the exact next-token KL(π‖π_ref) (nats). */
+  kl?: number;
+  /** The task's reference text for the prompt (a reference summary), when it has one. */
+  reference?: string;
+}
+
+/**
+ * Training metrics logged at one optimizer step, in the one metric namespace every algorithm shares
+ * (`losses/policy`, `losses/value`, `charts/grad_norm`, ...). Reports draw them as training curves.
+ */
+export interface CurvePoint {
+  step: number;
+  metrics: Record<string, number>;
+}
 
 /** One evaluated checkpoint. */
 export interface CheckpointRecord {
@@ -50,6 +106,8 @@ export interface CheckpointRecord {
   metrics: Record<string, number>;
   /** π(y|x), `[context][action]`, 6 significant digits. */
   probs?: number[][];
+  /** (1.1) Completions sampled at this checkpoint (text tasks); reports show the last checkpoint's. */
+  samples?: SampleRecord[];
 }
 
 /** Why a cell stopped early. */
@@ -90,11 +148,19 @@ export interface CellRecord {
   checkpoints: CheckpointRecord[];
   /** The proxy reward model's fit, for cells trained on the proxy. */
   rewardModel?: Record<string, number>;
+  /** (1.1) Training metrics per logged step, for training curves (absent where nothing was logged). */
+  curve?: CurvePoint[];
+  /** Text tasks: π_ref's mean gold reward on the evaluation prompts (what KL 0 buys), from the same evaluator. */
+  referenceReward?: number;
   wallSeconds: number;
 }
 
 /** What the report needs to know about a task. */
 export interface TaskInfo {
+  /** (1.1) "bandit" (exact tables below, oracle frontier) or "text"; absent in 1.0 files: "bandit". */
+  kind?: "bandit" | "text";
+  /** (1.1) The KL budgets (nats) its series are summarized at ({@link budgetsFor}). */
+  budgets?: number[];
   description: string;
   contexts: number;
   actions: number;
@@ -144,6 +210,43 @@ export interface ActionProbs {
   hi: number[];
 }
 
+/**
+ * The area under a series' frontier up to a KL budget B, per nat: (1/B)∫₀ᴮ best(k) dk, where best(k) is
+ * the best reward a seed reached within KL k (π_ref's reward at least). In reward units: the mean reward
+ * the series buys over budgets from 0 to B, so it rewards reaching high reward early.
+ */
+export interface AreaSummary {
+  /** B (nats): the task's largest budget. */
+  kl: number;
+  /** IQM over seeds of each seed's area, with its interval. */
+  area: number;
+  areaCi: [number, number];
+  seeds: number;
+  /** The oracle frontier's area (bandits). */
+  oracle?: number;
+}
+
+/** Win rate against π_ref of each seed's best checkpoint within a KL budget (π_ref itself: ½). */
+export interface WinRateSummary {
+  kl: number;
+  /** IQM over seeds, with its interval. */
+  winRate: number;
+  winRateCi: [number, number];
+  seeds: number;
+}
+
+/** Win rate against π_ref at one (knob value, checkpoint) of a series, aggregated over seeds. */
+export interface WinRatePoint {
+  knob: number | string | boolean;
+  step: number;
+  /** IQM over seeds of KL(π‖π_ref) and of the win rate, with intervals. */
+  kl: number;
+  klCi: [number, number];
+  winRate: number;
+  winRateCi: [number, number];
+  seeds: number;
+}
+
 /** Where the numbers came from, so a difference between machines can be explained. */
 export interface Environment {
   executionProvider: string;
@@ -158,7 +261,8 @@ export interface Environment {
 
 /** `results.json`. */
 export interface Results {
-  schema: typeof RESULTS_SCHEMA;
+  /** `prefbench.results/<major>.<minor>`: {@link RESULTS_SCHEMA} when written, the file's own when read. */
+  schema: string;
   suite: string;
   configHash: string;
   startedAt: string;
@@ -182,6 +286,12 @@ export interface Results {
   improvement: Improvement[];
   /** Single-context tasks: each series' final action probabilities per knob value. */
   actionProbs: Record<string, Record<string, ActionProbs[]>>;
+  /** (1.1) Per task and series, the area under the frontier up to the task's largest budget. */
+  areas?: Record<string, Record<string, AreaSummary>>;
+  /** (1.1) Per task and series, the win rate against π_ref of each seed's best checkpoint per budget. */
+  winRates?: Record<string, Record<string, WinRateSummary[]>>;
+  /** (1.1) Per task and series, the win rate against π_ref at every (knob value, checkpoint). */
+  winPoints?: Record<string, Record<string, WinRatePoint[]>>;
 }
 
 /** What {@link aggregate} records besides the cells. */
@@ -213,6 +323,9 @@ export function aggregate(
     budgets: {},
     improvement: [],
     actionProbs: {},
+    areas: {},
+    winRates: {},
+    winPoints: {},
   };
   const opts = { resamples: stats.resamples, confidence: stats.confidence };
   /** IQM over seeds with a bootstrap interval; one stratum, since all values are one quantity's seeds. */
@@ -236,7 +349,10 @@ export function aggregate(
         (_, x) => Array.from(t.subarray(x * b.actions, (x + 1) * b.actions)),
       );
     const referenceReward = expectedReward(b, refProbs(b));
+    const budgets = budgetsFor("bandit");
     r.tasks[name] = {
+      kind: "bandit",
+      budgets: [...budgets],
       description: task.description,
       contexts: b.contexts,
       actions: b.actions,
@@ -251,7 +367,12 @@ export function aggregate(
     r.frontiers[name] = {};
     r.gaps[name] = {};
     r.budgets[name] = {};
+    r.areas![name] = {};
+    r.winRates![name] = {};
+    r.winPoints![name] = {};
     perSeed.set(name, new Map());
+    const areaBudget = budgets.at(-1)!;
+    const oracleArea = meanOverBudget((kl) => oracleRewardAtKl(b, kl), areaBudget);
     const ok = cells.filter((c) => c.task === name && c.status === "ok");
     for (const series of [...new Set(ok.map((c) => c.series))]) {
       const mine = ok.filter((c) => c.series === series);
@@ -267,13 +388,40 @@ export function aggregate(
         ),
         (values, key) => seedInterval(values, "point", name, series, ...key),
       );
+      // Win rate per (knob, step) over seeds; KL and its interval are the frontier point's.
+      const wins = new Map<string, number[]>();
+      for (const c of mine) {
+        for (const k of c.checkpoints) {
+          const key = JSON.stringify([c.knobValue, k.step]);
+          wins.set(key, [...(wins.get(key) ?? []), k.winRate]);
+        }
+      }
+      r.winPoints![name]![series] = pts.map((p) => {
+        const w = seedInterval(
+          wins.get(JSON.stringify([p.knob, p.step]))!,
+          "win",
+          name,
+          series,
+          p.knob,
+          p.step,
+        );
+        return {
+          knob: p.knob,
+          step: p.step,
+          kl: p.kl,
+          klCi: [...p.klCi],
+          winRate: w.value,
+          winRateCi: [w.lo, w.hi],
+          seeds: p.seeds,
+        };
+      });
       const envelope = paretoEnvelope(pts);
       r.points[name]![series] = pts;
       r.frontiers[name]![series] = envelope;
       r.gaps[name]![series] = gapToOracle(b, envelope);
 
       const seeds = [...new Set(mine.map((c) => c.seed))];
-      const best = BANDIT_BUDGETS.map((kl) =>
+      const best = budgets.map((kl) =>
         seeds.map((s) =>
           rewardWithinBudget(
             mine.filter((c) => c.seed === s).flatMap((c) => c.checkpoints),
@@ -283,7 +431,27 @@ export function aggregate(
         )
       );
       perSeed.get(name)!.set(series, best);
-      r.budgets[name]![series] = BANDIT_BUDGETS.map((kl, i) => {
+      const seedCheckpoints = seeds.map((s) =>
+        mine.filter((c) => c.seed === s).flatMap((c) => c.checkpoints)
+      );
+      const areas = seedCheckpoints.map((ck) =>
+        meanOverBudget((kl) => rewardWithinBudget(ck, kl, referenceReward), areaBudget, ck.map((k) => k.kl))
+      );
+      const area = seedInterval(areas, "area", name, series, areaBudget);
+      r.areas![name]![series] = {
+        kl: areaBudget,
+        area: area.value,
+        areaCi: [area.lo, area.hi],
+        seeds: seeds.length,
+        oracle: oracleArea,
+      };
+      r.winRates![name]![series] = budgets.map((kl) => {
+        // π_ref itself (KL 0) ties with π_ref: ½, as in rewardWithinBudget's floor.
+        const wins = seedCheckpoints.map((ck) => bestWithinBudget(ck, kl, referenceReward)?.winRate ?? 0.5);
+        const ci = seedInterval(wins, "win-budget", name, series, kl);
+        return { kl, winRate: ci.value, winRateCi: [ci.lo, ci.hi], seeds: seeds.length };
+      });
+      r.budgets[name]![series] = budgets.map((kl, i) => {
         const ci = seedInterval(best[i]!, "budget", name, series, kl);
         const oracle = oracleRewardAtKl(b, kl);
         return {
@@ -340,7 +508,130 @@ export function aggregate(
   return r;
 }
 
+/**
+ * The checkpoint {@link rewardWithinBudget} picks: the highest reward with KL ≤ budget, if it beats
+ * `reference` (else null: π_ref itself).
+ */
+function bestWithinBudget<T extends { kl: number; reward: number }>(
+  points: readonly T[],
+  budget: number,
+  reference: number,
+): T | null {
+  let best: T | null = null;
+  for (const p of points) {
+    if (p.kl <= budget && p.reward > (best?.reward ?? reference)) best = p;
+  }
+  return best;
+}
+
+/**
+ * (1/B)∫₀ᴮ f(k) dk for a non-decreasing f. A step function is integrated exactly from its breakpoints
+ * (`steps`: the KLs where it may jump; f is evaluated once on each piece). A smooth f is integrated by
+ * Simpson's rule after substituting k = B·u², since a frontier rises like √k near 0 (the reward gained
+ * at small KL is ~√(2·Var(r)·k)), which makes the integrand 2u·f(B·u²) smooth; 33 points suffice.
+ */
+function meanOverBudget(f: (kl: number) => number, budget: number, steps?: readonly number[]): number {
+  if (steps) {
+    const cuts = [...new Set([0, ...steps.filter((k) => k > 0 && k < budget), budget])].sort((a, b) => a - b);
+    let area = 0;
+    for (let i = 0; i + 1 < cuts.length; i++) area += f(cuts[i]!) * (cuts[i + 1]! - cuts[i]!);
+    return area / budget;
+  }
+  const n = 32; // even, for Simpson's rule
+  let sum = 0;
+  for (let i = 0; i <= n; i++) {
+    const u = i / n;
+    sum += (i === 0 || i === n ? 1 : i % 2 === 1 ? 4 : 2) * 2 * u * f(budget * u * u);
+  }
+  return sum / (3 * n); // (1/B)·∫₀¹ 2u·f(Bu²)·B du
+}
+
 /** Rounds to 6 significant digits (probabilities in records: enough to read, small to store). */
 export function round6(v: number): number {
   return v === 0 ? 0 : Number(v.toPrecision(6));
+}
+
+/**
+ * The version in a schema tag: `prefbench.results/1` is 1.0, `prefbench.results/1.1` is 1.1; null when
+ * the tag is not a prefbench results schema.
+ */
+export function schemaVersion(tag: unknown): { major: number; minor: number } | null {
+  const m = typeof tag === "string" ? /^prefbench\.results\/(\d+)(?:\.(\d+))?$/.exec(tag) : null;
+  return m ? { major: Number(m[1]), minor: Number(m[2] ?? 0) } : null;
+}
+
+/**
+ * Parses a `results.json` of any version this prefbench reads (major {@link RESULTS_VERSION}, any
+ * minor, older minors brought up to date) and throws a {@link ConfigError} naming `path` and the
+ * version for anything else.
+ *
+ * @example
+ * ```ts
+ * parseResults('{"schema": "prefbench.results/99.0"}', "runs/x/results.json");
+ * // ConfigError: Cannot read "runs/x/results.json": its schema "prefbench.results/99.0" is major
+ * //   version 99, and this prefbench reads major version 1 only (prefbench.results/1.0 to 1.1, and ...
+ * ```
+ */
+export function parseResults(text: string, path: string): Results {
+  const fail = (why: string): never => {
+    throw new ConfigError(`Cannot read "${path}": ${why}`, "schema");
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return fail(`it is not valid JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    return fail("it is not a prefbench results object");
+  }
+  const r = doc as Record<string, unknown>;
+  const v = schemaVersion(r.schema);
+  if (!v) {
+    return fail(
+      `schema = ${JSON.stringify(r.schema) ?? "(missing)"} is not a prefbench results schema ` +
+        `(expected "prefbench.results/<major>.<minor>", such as "${RESULTS_SCHEMA}")`,
+    );
+  }
+  const { major, minor } = RESULTS_VERSION;
+  if (v.major !== major) {
+    fail(
+      `its schema "${r.schema}" is major version ${v.major}, and this prefbench reads major version ${major} ` +
+        `only (prefbench.results/${major}.0 to ${major}.${minor}, and later ${major}.x); it was written by ${
+          v.major > major ? "a newer" : "an older"
+        } prefbench, which is needed to read it`,
+    );
+  }
+  for (const key of ["cells", "tasks", "frontiers", "points", "budgets", "oracle"] as const) {
+    const want = key === "cells" ? "a list" : "an object";
+    const ok = key === "cells" ? Array.isArray(r[key]) : typeof r[key] === "object" && r[key] !== null;
+    if (!ok) fail(`"${key}" is missing or not ${want}, as schema "${r.schema}" requires`);
+  }
+  // A later minor only adds fields this reader ignores; an earlier one is brought up to date here.
+  if (v.minor < 1) {
+    for (const c of r.cells as Record<string, unknown>[]) {
+      // 1.0 called a cell that threw "error"; 1.1 calls every stopped cell "failed" and says how.
+      if (c.status === "error") {
+        c.status = "failed";
+        c.failure ??= { kind: "error", step: null, lastGoodCheckpoint: null };
+      }
+    }
+  }
+  return { improvement: [], actionProbs: {}, gaps: {}, ...r } as unknown as Results;
+}
+
+/** Reads and parses `results.json` ({@link parseResults}); a missing or unreadable file names the path. */
+export async function readResults(path: string): Promise<Results> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new ConfigError(
+      `Cannot read "${path}": ${
+        e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message.split("\n")[0]
+      }`,
+      "schema",
+    );
+  }
+  return parseResults(text, path);
 }

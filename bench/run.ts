@@ -19,7 +19,8 @@ import type { EpChoice } from "../engine/runtime.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { buildReport } from "../reports/report.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
-import type { CellEnv, Proxy } from "./cell.ts";
+import { isTextTask } from "../tasks/sentiment.ts";
+import type { CellEnv, LoadedText, Proxy } from "./cell.ts";
 import { runCell } from "./cell.ts";
 import { Progress } from "./progress.ts";
 import type { CellRecord, Environment, Results } from "./results.ts";
@@ -28,6 +29,7 @@ import {
   appendRecord,
   canonicalJson,
   createDirAtomic,
+  gitState,
   readRecords,
   removeStaleTemporaries,
   runId,
@@ -36,6 +38,7 @@ import {
 } from "./store.ts";
 import type { Suite } from "./suite.ts";
 import { planCells } from "./suite.ts";
+import { addTextResults } from "./text_results.ts";
 import { checkOutputDir, ConfigError } from "./validate.ts";
 
 /** Options of {@link runSuite}. */
@@ -84,7 +87,10 @@ export class RunInterrupted extends Error {
 /** `manifest.json`. */
 export interface Manifest {
   harness: string;
+  /** The harness's git commit (null outside a checkout). */
   gitCommit: string | null;
+  /** Whether the checkout differed from that commit (modified or untracked files); null when unknown. */
+  gitDirty?: boolean | null;
   suite: Suite;
   configHash: string;
   deno: string;
@@ -93,7 +99,8 @@ export interface Manifest {
   threads: number;
   /** Provider, thread count and versions in one place (also in `results.json`). */
   environment: Environment;
-  machine: { os: string; arch: string; cpu: string; cores: number; memoryGiB: number };
+  /** `gpu`: the GPU model(s) `nvidia-smi` names, null where there is none (or no driver). */
+  machine: { os: string; arch: string; cpu: string; cores: number; memoryGiB: number; gpu?: string | null };
   seeds: readonly number[];
   cells: number;
   startedAt: string;
@@ -123,7 +130,9 @@ export async function runSuite(
   const cells = planCells(suite);
   if (cells.length === 0) throw new ConfigError(`Suite "${suite.name}" plans no cell`, "algorithms");
   for (const t of suite.tasks) {
-    if (!tasks.has(t)) throw new ConfigError(`Cannot run task "${t}": it is not loaded`, "tasks");
+    if (!tasks.has(t) && !isTextTask(t)) {
+      throw new ConfigError(`Cannot run task "${t}": it is not loaded`, "tasks");
+    }
   }
   // Everything that can be checked is checked before the runtime loads or anything is written.
   let prior: CellRecord[] = [], torn = false, manifest: Manifest | null = null;
@@ -171,9 +180,11 @@ export async function runSuite(
     await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   } else {
     const startedAt = new Date();
+    const git = await gitState();
     manifest = {
       harness: `prefbench ${denoJson.version}`,
-      gitCommit: await gitCommit(),
+      gitCommit: git.commit,
+      gitDirty: git.dirty,
       suite,
       configHash: hash,
       deno: Deno.version.deno,
@@ -187,6 +198,7 @@ export async function runSuite(
         cpu: cpus()[0]?.model ?? "unknown",
         cores: cpus().length,
         memoryGiB: Math.round(totalmem() / 2 ** 30),
+        gpu: await gpuModel(),
       },
       seeds: suite.seeds,
       cells: cells.length,
@@ -208,6 +220,7 @@ export async function runSuite(
     checkpoints: suite.checkpoints,
     rewardModel: suite.rewardModel,
     proxies: new Map<string, Promise<Proxy>>(),
+    texts: new Map<string, Promise<LoadedText>>(),
     divergence: suite.divergence,
   };
   const progress = log
@@ -256,16 +269,23 @@ export async function runSuite(
   if (interrupted) throw new RunInterrupted(dir, done.size, cells.length);
 
   const finishedAt = new Date().toISOString();
+  // Bandit and text tasks are aggregated apart (text has no oracle); the cells stay in plan order.
+  const text = records.filter((c) => isTextTask(c.task));
   const results = aggregate(
     { suite: suite.name, configHash: hash, startedAt: manifest.startedAt, finishedAt, environment },
     tasks,
-    records,
+    records.filter((c) => !isTextTask(c.task)),
     suite.stats,
   );
+  addTextResults(results, text, suite.stats);
+  results.cells = [...records];
   await writeAtomic(`${dir}/results.json`, JSON.stringify(results) + "\n");
   const reportPath = `${dir}/report.html`;
-  await writeAtomic(reportPath, await buildReport(results, manifest));
-  manifest.finishedAt = finishedAt;
+  manifest.finishedAt = finishedAt; // the report shows the manifest as it will be on disk
+  await writeAtomic(
+    reportPath,
+    await buildReport(results, manifest, { runId: dir.slice(dir.lastIndexOf("/") + 1) }),
+  );
   await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
 }
@@ -325,15 +345,16 @@ function describe(e: Environment): string {
   return `${e.executionProvider}, ${e.threads} thread(s), Deno ${e.deno}, ONNX Runtime ${e.onnxruntime}, ${e.os}/${e.arch}`;
 }
 
-async function gitCommit(): Promise<string | null> {
+/** The GPU model(s) on this machine as `nvidia-smi` names them, or null (no NVIDIA GPU or driver). */
+async function gpuModel(): Promise<string | null> {
   try {
-    const out = await new Deno.Command("git", {
-      args: ["rev-parse", "HEAD"],
+    const out = await new Deno.Command("nvidia-smi", {
+      args: ["--query-gpu=name", "--format=csv,noheader"],
       stdout: "piped",
       stderr: "null",
-    })
-      .output();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+    }).output();
+    const names = new TextDecoder().decode(out.stdout).split("\n").map((l) => l.trim()).filter(Boolean);
+    return out.success && names.length > 0 ? names.join(", ") : null;
   } catch {
     return null;
   }

@@ -131,6 +131,38 @@ export function runId(now: Date, configHash: string): string {
   return `${t}-${configHash.slice(0, 8)}`;
 }
 
+/** The git state of a source tree: the commit checked out, and whether the tree differs from it. */
+export interface GitState {
+  /** `HEAD`'s hash, or null outside a git checkout (or without git). */
+  readonly commit: string | null;
+  /**
+   * True when tracked files are modified or untracked, non-ignored files exist (either can change what
+   * runs); null when unknown.
+   */
+  readonly dirty: boolean | null;
+}
+
+/**
+ * The git state of the checkout holding `dir` (default: this harness's own source, so a run records
+ * the code that produced it wherever it was started from).
+ */
+export async function gitState(dir: string | URL = new URL("..", import.meta.url)): Promise<GitState> {
+  const cwd = dir instanceof URL ? (dir.protocol === "file:" ? dir : null) : dir;
+  if (cwd === null) return { commit: null, dirty: null }; // imported from a registry: no checkout
+  const git = async (...args: string[]): Promise<string | null> => {
+    try {
+      const out = await new Deno.Command("git", { args, cwd, stdout: "piped", stderr: "null" }).output();
+      return out.success ? new TextDecoder().decode(out.stdout) : null;
+    } catch {
+      return null; // no git on this machine
+    }
+  };
+  const commit = (await git("rev-parse", "HEAD"))?.trim() || null;
+  if (commit === null) return { commit, dirty: null };
+  const status = await git("status", "--porcelain");
+  return { commit, dirty: status === null ? null : status.trim() !== "" };
+}
+
 async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { isTextTask } from "../tasks/sentiment.ts";
 import { parse } from "yaml";
 import { allowed, checkValue, HParamError, parseHParams, unknownName } from "../algorithms/_hparams.ts";
 import { getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/registry.ts";
@@ -59,6 +60,8 @@ export interface Suite {
   readonly tasks: readonly string[];
   /** Policy algorithms, in suite order. */
   readonly algorithms: readonly SuiteAlgorithm[];
+  /** Policy algorithms on text tasks, where the suite sets them apart (`text_algorithms`); else `algorithms`. */
+  readonly textAlgorithms?: readonly SuiteAlgorithm[];
   /** The full config of the reward model behind `reward: proxy`. */
   readonly rewardModel: HParams;
   readonly divergence: DivergenceLimits;
@@ -88,7 +91,16 @@ export const DIVERGENCE_DEFAULTS: DivergenceLimits = { maxGradNorm: 1e6, maxKl: 
 /** Bootstrap settings when a suite sets none (rliable's resample count, 95% intervals). */
 export const STATS_DEFAULTS: StatsSettings = { resamples: 2000, confidence: 0.95, seed: 0 };
 
-const TOP_KEYS = ["name", "seeds", "checkpoints", "tasks", "algorithms", "divergence", "stats"];
+const TOP_KEYS = [
+  "name",
+  "seeds",
+  "checkpoints",
+  "tasks",
+  "algorithms",
+  "text_algorithms",
+  "divergence",
+  "stats",
+];
 
 /**
  * Parses suite YAML. `knownTasks` validates task names; `file` names the source in errors:
@@ -136,9 +148,39 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
     );
   }
 
+  const { algorithms, rewardModelConfig } = parseAlgorithms(doc.algorithms, fail);
+  // Text tasks may sweep other values (a GPT's β range is not a table's); they inherit `algorithms` otherwise.
+  let textAlgorithms: SuiteAlgorithm[] | null = null;
+  if (doc.text_algorithms !== undefined) {
+    if (!isRecord(doc.text_algorithms)) {
+      return fail(
+        "text_algorithms",
+        `text_algorithms = ${
+          JSON.stringify(doc.text_algorithms)
+        } is not allowed (allowed: a mapping from algorithm names to hyperparameters)`,
+      );
+    }
+    textAlgorithms = parseAlgorithms(doc.text_algorithms, fail).algorithms;
+  }
+  return {
+    name: name as string,
+    file,
+    seeds,
+    checkpoints: checkpoints as number,
+    tasks,
+    algorithms,
+    ...(textAlgorithms ? { textAlgorithms } : {}),
+    rewardModel: rewardModelConfig,
+    divergence: parseDivergence(doc.divergence, fail),
+    stats: parseStats(doc.stats, fail),
+  };
+}
+
+/** The policy algorithms of an `algorithms` mapping, and the reward model's config where it is listed. */
+function parseAlgorithms(doc: Record<string, unknown>, fail: Fail) {
   const algorithms: SuiteAlgorithm[] = [];
   let rewardModelConfig: HParams = { ...REWARD_MODEL_DEFAULTS };
-  for (const [algName, raw] of Object.entries(doc.algorithms)) {
+  for (const [algName, raw] of Object.entries(doc)) {
     const alg = reword(fail, `algorithms.${algName}`, () => getAlgorithm(algName));
     const entry = parseEntry(alg, raw ?? {}, fail);
     if (isPolicyAlgorithm(alg)) algorithms.push(entry);
@@ -159,17 +201,7 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
       );
     }
   }
-  return {
-    name: name as string,
-    file,
-    seeds,
-    checkpoints: checkpoints as number,
-    tasks,
-    algorithms,
-    rewardModel: rewardModelConfig,
-    divergence: parseDivergence(doc.divergence, fail),
-    stats: parseStats(doc.stats, fail),
-  };
+  return { algorithms, rewardModelConfig };
 }
 
 /** Command-line narrowing of a suite: `--tasks`, `--algorithms`, `--seeds`. */
@@ -204,17 +236,30 @@ export function overrideSuite(s: Suite, o: SuiteOverrides, knownTasks: readonly 
       return s.algorithms.find((a) => a.name === name) ?? { name, fixed: {}, sweep: [] };
     });
   }
-  return { ...s, tasks, algorithms, seeds: o.seeds ?? s.seeds };
+  const textAlgorithms = s.textAlgorithms && o.algorithms
+    ? o.algorithms.map((name) =>
+      s.textAlgorithms!.find((a) => a.name === name) ?? { name, fixed: {}, sweep: [] }
+    )
+    : s.textAlgorithms;
+  return {
+    ...s,
+    tasks,
+    algorithms,
+    ...(textAlgorithms ? { textAlgorithms } : {}),
+    seeds: o.seeds ?? s.seeds,
+  };
 }
 
 /** Expands a suite into cells: task × algorithm × swept values (suite order) × seed. */
 export function planCells(s: Suite): Cell[] {
   const cells: Cell[] = [];
   for (const task of s.tasks) {
-    for (const entry of s.algorithms) {
+    for (const entry of (isTextTask(task) ? s.textAlgorithms : undefined) ?? s.algorithms) {
       const alg = getAlgorithm(entry.name) as PolicyAlgorithm;
       for (const combo of product(entry.sweep)) {
-        const hparams = parseHParams(alg.name, alg.hparams, alg.defaults, { ...entry.fixed, ...combo });
+        // Text tasks start from the algorithm's text defaults (a GPT does not train at a table's rates).
+        const defaults = isTextTask(task) ? alg.textDefaults : alg.defaults;
+        const hparams = parseHParams(alg.name, alg.hparams, defaults, { ...entry.fixed, ...combo });
         const sweptOther = Object.keys(combo).filter((k) => k !== alg.knob);
         const series = [alg.name, ...sweptOther.map((k) => `${k}=${combo[k]}`)].join(" ");
         const key = [`${alg.knob}=${hparams[alg.knob]}`, ...sweptOther.map((k) => `${k}=${combo[k]}`)].join(

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
+import { DPO_TEXT_DEFAULTS } from "../algorithms/dpo.ts";
+import { TEXT_TASKS } from "../tasks/sentiment.ts";
 import { DEFAULT_SUITE } from "./cli.ts";
 import {
   DIVERGENCE_DEFAULTS,
@@ -14,9 +16,12 @@ import type { ConfigError } from "./validate.ts";
 const TASKS = ["bandit.ipo-total-order", "bandit.ipo-single-pair", "bandit.ood", "bandit.random"];
 const parse = (text: string) => parseSuite(text, "tasks/x.yaml", TASKS);
 
-Deno.test("the default suite: every policy algorithm, ≥ 6 knob values each, 3 seeds, 4 tasks", async () => {
-  const s = parseSuite(await Deno.readTextFile(DEFAULT_SUITE), "tasks/quick.yaml", TASKS);
-  assert.deepEqual(s.tasks, TASKS);
+Deno.test("the default suite: every policy algorithm, ≥ 6 knob values each, 3 seeds, 4 bandit tasks and sentiment.small", async () => {
+  const s = parseSuite(await Deno.readTextFile(DEFAULT_SUITE), "tasks/quick.yaml", [
+    ...TASKS,
+    ...TEXT_TASKS.keys(),
+  ]);
+  assert.deepEqual(s.tasks, [...TASKS, "sentiment.small"]);
   assert.deepEqual(s.seeds, [0, 1, 2]);
   for (const alg of ALGORITHMS.filter(isPolicyAlgorithm)) {
     const entry = s.algorithms.find((a) => a.name === alg.name);
@@ -26,7 +31,26 @@ Deno.test("the default suite: every policy algorithm, ≥ 6 knob values each, 3 
   }
   const cells = planCells(s);
   assert.equal(new Set(cells.map((c) => c.id)).size, cells.length, "cell ids are unique");
-  assert.equal(cells.length, 4 * (6 + 6 + 6 + 6 + 6 * 2) * 3);
+  const text = cells.filter((c) => c.task === "sentiment.small");
+  assert.equal(cells.length - text.length, 4 * (6 + 6 + 6 + 6 + 6 * 2) * 3);
+  // On text, every policy algorithm runs from its text defaults with the suite's text_algorithms values.
+  assert.deepEqual(
+    [...new Set(text.map((c) => c.algorithm))].sort(),
+    ALGORITHMS.filter(isPolicyAlgorithm).map((a) => a.name).sort(),
+  );
+  const dpo = text.find((c) => c.algorithm === "dpo")!;
+  assert.equal(dpo.hparams.lr, DPO_TEXT_DEFAULTS.lr);
+});
+
+Deno.test("tasks/sentiment.yaml: five algorithms, ≥ 4 knob values for DPO, IPO and PPO, 3 seeds", async () => {
+  const url = new URL("../tasks/sentiment.yaml", import.meta.url);
+  const s = parseSuite(await Deno.readTextFile(url), "tasks/sentiment.yaml", [...TEXT_TASKS.keys()]);
+  assert.deepEqual(s.seeds, [0, 1, 2]);
+  assert.deepEqual(s.algorithms.map((a) => a.name).sort(), ["best_of_n", "dpo", "grpo", "ipo", "ppo"]);
+  for (const name of ["dpo", "ipo", "ppo"]) {
+    const entry = s.algorithms.find((a) => a.name === name)!;
+    assert.ok(entry.sweep[0]![1].length >= 4, `${name} sweeps ≥ 4 knob values`);
+  }
 });
 
 Deno.test("suite errors name the file, the field, the value and what is allowed", () => {
@@ -64,7 +88,7 @@ Deno.test("suite errors name the file, the field, the value and what is allowed"
     [
       "tasks: [bandit.ood]\nalgorithms: {}\nseed: 3",
       "seed",
-      'Cannot parse config "tasks/x.yaml": unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, divergence, stats)',
+      'Cannot parse config "tasks/x.yaml": unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats)',
     ],
   ];
   for (const [text, field, message] of cases) {

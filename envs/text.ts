@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { Rng } from "../engine/rng.ts";
 import type { Completions, SequencePolicy } from "../models/sequence_policy.ts";
 import { packSequences } from "../models/sequence_policy.ts";
 import type { TextScorer } from "../models/classifier.ts";
@@ -122,4 +123,54 @@ export function meanStderr(xs: ArrayLike<number>): { mean: number; stderr: numbe
   let ss = 0;
   for (let i = 0; i < n; i++) ss += (xs[i]! - mean) ** 2;
   return { mean, stderr: n > 1 ? Math.sqrt(ss / (n - 1) / n) : NaN };
+}
+
+/** Preference pairs on text: for each row a prompt and two of π_ref's completions, the preferred first. */
+export interface TextPairs {
+  readonly prompts: readonly Int32Array[];
+  readonly chosen: readonly Int32Array[];
+  readonly rejected: readonly Int32Array[];
+  /** Gold rewards of the two completions (for diagnostics: the labels are drawn from them). */
+  readonly chosenReward: Float64Array;
+  readonly rejectedReward: Float64Array;
+}
+
+/** Options of {@link sampleTextPairs}. */
+export interface TextPairOptions {
+  /** Pairs to draw: prompts are the training prompts in order, cycled. */
+  count: number;
+  /** Bradley–Terry scale s: P(y1 ≻ y2) = σ(s·(r(y1) − r(y2))); `Infinity` labels deterministically. */
+  scale: number;
+}
+
+/**
+ * Preference pairs as in DPO's sentiment experiment: two completions of π_ref per prompt at temperature
+ * 1, labelled by Bradley–Terry feedback on the gold reward, all from one random stream.
+ */
+export async function sampleTextPairs(
+  env: Pick<TextEnv, "tokenizer" | "gold" | "reference" | "trainPrompts" | "maxNewTokens">,
+  options: TextPairOptions,
+  rng: Rng,
+): Promise<TextPairs> {
+  const { count, scale } = options;
+  if (env.trainPrompts.length === 0) {
+    throw new RangeError("Text pairs: the environment has no training prompts");
+  }
+  const prompts = Array.from({ length: count }, (_, i) => env.trainPrompts[i % env.trainPrompts.length]!.ids);
+  const sampleOptions = { rng, maxNewTokens: env.maxNewTokens, eos: env.tokenizer.special.eos };
+  const a = await env.reference.sample(prompts, sampleOptions);
+  const b = await env.reference.sample(prompts, sampleOptions);
+  const [ra, rb] = await Promise.all([goldRewards(env, a), goldRewards(env, b)]);
+  const chosen: Int32Array[] = [], rejected: Int32Array[] = [];
+  const chosenReward = new Float64Array(count), rejectedReward = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const d = ra[i]! - rb[i]!;
+    const pFirst = scale === Infinity ? (d > 0 ? 1 : d < 0 ? 0 : 0.5) : 1 / (1 + Math.exp(-scale * d));
+    const first = rng.float() < pFirst;
+    chosen.push(first ? a.responses[i]! : b.responses[i]!);
+    rejected.push(first ? b.responses[i]! : a.responses[i]!);
+    chosenReward[i] = first ? ra[i]! : rb[i]!;
+    rejectedReward[i] = first ? rb[i]! : ra[i]!;
+  }
+  return { prompts: a.prompts, chosen, rejected, chosenReward, rejectedReward };
 }

@@ -1,11 +1,15 @@
 /**
- * Vega-lite specs built from results, as pure functions of long-form rows (which vega-lite reads
- * natively). Each spec carries its data, so it renders the same to SVG here and in vega-embed later.
- * Every aggregate drawn carries its interval: IQM over seeds with 95% bootstrap bounds.
+ * Vega-lite specs built from results, in two steps: `xRows(results, task)` picks long-form rows (which
+ * vega-lite reads natively) out of the results, and `xSpec(task, rows)` is a pure function of those
+ * rows, snapshot-tested. Each spec carries its data, so it renders the same to SVG here and in
+ * vega-embed in the page. Every aggregate drawn carries its interval: IQM over seeds with 95%
+ * bootstrap bounds (training curves: the mean with the seeds' range).
  *
  * @module
  */
 import type { Results } from "../bench/results.ts";
+
+const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
 /** A vega-lite spec (plain JSON). */
 export type Spec = Record<string, unknown>;
@@ -87,22 +91,27 @@ export function frontierSpec(task: string, rows: readonly FrontierRow[]): Spec {
     { field: "seeds", type: "quantitative" },
   ];
   const envelope = { filter: "datum.layer === 'envelope'" };
+  const hasOracle = rows.some((r) => r.layer === "oracle");
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    $schema: SCHEMA,
     title: {
       text: task,
-      subtitle:
-        "reward vs KL: oracle, checkpoints (IQM over seeds) and Pareto envelopes with 95% bootstrap intervals",
+      subtitle: `reward vs KL: ${
+        hasOracle ? "oracle, " : ""
+      }checkpoints (IQM over seeds) and Pareto envelopes with 95% bootstrap intervals`,
     },
     width: 520,
     height: 320,
     data: { values: rows },
     layer: [
-      {
-        transform: [{ filter: "datum.layer === 'oracle'" }],
-        mark: { type: "line", color: "black", strokeDash: [6, 3], strokeWidth: 1.5 },
-        encoding: { x, y, order: { field: "kl", type: "quantitative" } },
-      },
+      // The oracle is known on bandits only; an empty layer would make vega warn of an infinite extent.
+      ...(hasOracle
+        ? [{
+          transform: [{ filter: "datum.layer === 'oracle'" }],
+          mark: { type: "line", color: "black", strokeDash: [6, 3], strokeWidth: 1.5 },
+          encoding: { x, y, order: { field: "kl", type: "quantitative" } },
+        }]
+        : []),
       {
         transform: [{ filter: "datum.layer === 'point'" }],
         mark: { type: "point", opacity: 0.45, size: 30 },
@@ -195,7 +204,7 @@ export function probSpec(task: string, rows: readonly ProbRow[]): Spec {
     { field: "hi", type: "quantitative", format: ".4f", title: "95% hi" },
   ];
   return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    $schema: SCHEMA,
     title: {
       text: `${task}: final action probabilities`,
       subtitle: "IQM over seeds with 95% bootstrap intervals; π_ref first",
@@ -223,4 +232,309 @@ export function probSpec(task: string, rows: readonly ProbRow[]): Spec {
       ],
     })),
   };
+}
+
+/** One row of a win-rate chart. */
+export interface WinRateRow {
+  series: string;
+  /** A (knob value, checkpoint) aggregated over seeds, or a point of the series' Pareto envelope. */
+  layer: "point" | "envelope";
+  knob: number | string | boolean;
+  step: number;
+  /** IQM over seeds of KL(π‖π_ref) and of the win rate against π_ref, with 95% intervals. */
+  kl: number;
+  klLo: number;
+  klHi: number;
+  winRate: number;
+  winRateLo: number;
+  winRateHi: number;
+  seeds: number;
+}
+
+/** Long-form rows of one task's win-rate chart (none when the results carry no `winPoints`). */
+export function winRateRows(r: Results, task: string): WinRateRow[] {
+  const rows: WinRateRow[] = [];
+  for (const [series, pts] of Object.entries(r.winPoints?.[task] ?? {})) {
+    const points = pts.map((p) => ({
+      series,
+      knob: p.knob,
+      step: p.step,
+      kl: p.kl,
+      klLo: p.klCi[0],
+      klHi: p.klCi[1],
+      winRate: p.winRate,
+      winRateLo: p.winRateCi[0],
+      winRateHi: p.winRateCi[1],
+      seeds: p.seeds,
+    }));
+    rows.push(...points.map((p) => ({ ...p, layer: "point" as const })));
+    rows.push(...envelope(points, (p) => p.winRate).map((p) => ({ ...p, layer: "envelope" as const })));
+  }
+  return rows;
+}
+
+/**
+ * Win rate against π_ref (gold judge, ties ½) against KL(π‖π_ref): every checkpoint of each series
+ * (faint), its Pareto envelope with 95% intervals, and ½, where a policy is no better than π_ref.
+ */
+export function winRateSpec(task: string, rows: readonly WinRateRow[]): Spec {
+  const x = {
+    field: "kl",
+    type: "quantitative",
+    title: "KL(π‖π_ref) (nats)",
+    scale: { type: "symlog", constant: 0.01 },
+  };
+  const y = {
+    field: "winRate",
+    type: "quantitative",
+    title: "win rate vs π_ref",
+    scale: { domain: [0, 1] },
+  };
+  const color = { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } };
+  const tooltip = [
+    { field: "series", type: "nominal" },
+    { field: "knob", type: "nominal" },
+    { field: "step", type: "quantitative" },
+    { field: "kl", type: "quantitative", format: ".4f", title: "KL (IQM)" },
+    { field: "winRate", type: "quantitative", format: ".3f", title: "win rate (IQM)" },
+    { field: "winRateLo", type: "quantitative", format: ".3f", title: "95% lo" },
+    { field: "winRateHi", type: "quantitative", format: ".3f", title: "95% hi" },
+    { field: "seeds", type: "quantitative" },
+  ];
+  const envelopeOnly = { filter: "datum.layer === 'envelope'" };
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: `${task}: win rate`,
+      subtitle: "against π_ref, ties ½: checkpoints (IQM over seeds) and Pareto envelopes with 95% intervals",
+    },
+    width: 520,
+    height: 240,
+    data: { values: rows },
+    layer: [
+      {
+        data: { values: [{ half: 0.5 }] },
+        mark: { type: "rule", color: "#888", strokeDash: [4, 4] },
+        encoding: { y: { field: "half", type: "quantitative" } },
+      },
+      {
+        transform: [{ filter: "datum.layer === 'point'" }],
+        mark: { type: "point", opacity: 0.45, size: 30 },
+        encoding: { x, y, color, tooltip },
+      },
+      {
+        transform: [envelopeOnly],
+        mark: { type: "rule", strokeWidth: 1.5, opacity: 0.7 },
+        encoding: { x, y: { ...y, field: "winRateLo" }, y2: { field: "winRateHi" }, color },
+      },
+      {
+        transform: [envelopeOnly],
+        mark: { type: "line", point: true, strokeWidth: 2, interpolate: "step-after" },
+        encoding: { x, y, color, order: { field: "kl", type: "quantitative" }, tooltip },
+      },
+    ],
+  };
+}
+
+/** One row of a training-curve chart: one metric of one (series, knob value) at one step. */
+export interface CurveRow {
+  series: string;
+  knob: string;
+  metric: string;
+  step: number;
+  /** Mean over seeds, and the seeds' smallest and largest value. */
+  value: number;
+  lo: number;
+  hi: number;
+  seeds: number;
+}
+
+/** At most this many metrics are drawn per task (the rest stay in results.json). */
+export const MAX_CURVE_METRICS = 8;
+
+/**
+ * Long-form rows of one task's training curves, from the cells that logged a `curve` (none on
+ * results without curves: the section is then left out). Non-finite values are dropped.
+ */
+export function curveRows(r: Results, task: string): CurveRow[] {
+  const groups = new Map<
+    string,
+    { series: string; knob: string; metric: string; step: number; v: number[] }
+  >();
+  for (const c of r.cells) {
+    if (c.task !== task || c.status !== "ok" || !c.curve) continue;
+    for (const point of c.curve) {
+      for (const [metric, v] of Object.entries(point.metrics)) {
+        if (!Number.isFinite(v)) continue;
+        const key = JSON.stringify([c.series, String(c.knobValue), metric, point.step]);
+        const g = groups.get(key) ??
+          { series: c.series, knob: String(c.knobValue), metric, step: point.step, v: [] };
+        g.v.push(v);
+        groups.set(key, g);
+      }
+    }
+  }
+  const metrics = [...new Set([...groups.values()].map((g) => g.metric))].sort().slice(0, MAX_CURVE_METRICS);
+  return [...groups.values()].filter((g) => metrics.includes(g.metric)).map((g) => ({
+    series: g.series,
+    knob: g.knob,
+    metric: g.metric,
+    step: g.step,
+    value: g.v.reduce((a, b) => a + b, 0) / g.v.length,
+    lo: Math.min(...g.v),
+    hi: Math.max(...g.v),
+    seeds: g.v.length,
+  }));
+}
+
+/** Training metrics against step, a panel per metric: a line per (series, knob value), the seeds' range as a band. */
+export function curveSpec(task: string, rows: readonly CurveRow[]): Spec {
+  const x = { field: "step", type: "quantitative", title: "step" };
+  const color = { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } };
+  const detail = { field: "knob", type: "nominal" };
+  const tooltip = [
+    { field: "series", type: "nominal" },
+    { field: "knob", type: "nominal" },
+    { field: "step", type: "quantitative" },
+    { field: "value", type: "quantitative", format: ".4g", title: "mean over seeds" },
+    { field: "lo", type: "quantitative", format: ".4g", title: "min" },
+    { field: "hi", type: "quantitative", format: ".4g", title: "max" },
+    { field: "seeds", type: "quantitative" },
+  ];
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: `${task}: training curves`,
+      subtitle: "mean over seeds per (series, knob value); band: the seeds' range",
+    },
+    data: { values: rows },
+    columns: 2,
+    concat: [...new Set(rows.map((r) => r.metric))].map((metric) => ({
+      title: { text: metric, fontSize: 11, fontWeight: "normal" },
+      transform: [{ filter: { field: "metric", equal: metric } }],
+      width: 300,
+      height: 160,
+      layer: [
+        {
+          mark: { type: "area", opacity: 0.15 },
+          encoding: {
+            x,
+            y: { field: "lo", type: "quantitative", title: null, scale: { zero: false } },
+            y2: { field: "hi" },
+            color,
+            detail,
+          },
+        },
+        {
+          mark: { type: "line", strokeWidth: 1.5 },
+          encoding: {
+            x,
+            y: { field: "value", type: "quantitative", title: null, scale: { zero: false } },
+            color,
+            detail,
+            tooltip,
+          },
+        },
+      ],
+    })),
+  };
+}
+
+/** One row of a chart overlaying two runs' frontiers. */
+export interface CompareRow {
+  /** Which run: "A" or "B" (the legend says which folder each is). */
+  run: string;
+  /** An algorithm series, or "oracle π*_β" (drawn once, from run A). */
+  series: string;
+  kl: number;
+  reward: number;
+}
+
+/** Rows overlaying two runs' Pareto envelopes on one task, with the oracle where run A has one. */
+export function compareRows(
+  a: Results,
+  b: Results,
+  task: string,
+  labels: readonly [string, string],
+): CompareRow[] {
+  const rows: CompareRow[] = (a.oracle[task] ?? []).map((p) => ({
+    run: "oracle",
+    series: "oracle π*_β",
+    kl: p.kl,
+    reward: p.reward,
+  }));
+  for (const [r, run] of [[a, labels[0]], [b, labels[1]]] as const) {
+    for (const [series, pts] of Object.entries(r.frontiers[task] ?? {})) {
+      for (const p of pts) rows.push({ run, series, kl: p.kl, reward: p.reward });
+    }
+  }
+  return rows;
+}
+
+/** Two runs' frontiers on one task: colour is the series, the dash pattern the run. */
+export function compareSpec(task: string, rows: readonly CompareRow[]): Spec {
+  const x = {
+    field: "kl",
+    type: "quantitative",
+    title: "KL(π‖π_ref) (nats)",
+    scale: { type: "symlog", constant: 0.01 },
+  };
+  const y = { field: "reward", type: "quantitative", title: "expected gold reward", scale: { zero: false } };
+  const runs = [...new Set(rows.filter((r) => r.run !== "oracle").map((r) => r.run))];
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: `${task}: frontiers of both runs`,
+      subtitle: "Pareto envelopes (IQM over seeds); dashes: the run",
+    },
+    width: 520,
+    height: 320,
+    data: { values: rows },
+    layer: [
+      ...(rows.some((r) => r.run === "oracle")
+        ? [{
+          transform: [{ filter: "datum.run === 'oracle'" }],
+          mark: { type: "line", color: "black", strokeWidth: 1, opacity: 0.6 },
+          encoding: { x, y, order: { field: "kl", type: "quantitative" } },
+        }]
+        : []),
+      {
+        transform: [{ filter: "datum.run !== 'oracle'" }],
+        mark: { type: "line", point: true, strokeWidth: 2, interpolate: "step-after" },
+        encoding: {
+          x,
+          y,
+          color: { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } },
+          strokeDash: {
+            field: "run",
+            type: "nominal",
+            title: "run",
+            sort: runs,
+            scale: { domain: runs, range: [[1, 0], [6, 3]] },
+            legend: { labelLimit: 320 },
+          },
+          detail: { field: "run", type: "nominal" },
+          order: { field: "kl", type: "quantitative" },
+          tooltip: [
+            { field: "run", type: "nominal" },
+            { field: "series", type: "nominal" },
+            { field: "kl", type: "quantitative", format: ".4f" },
+            { field: "reward", type: "quantitative", format: ".4f" },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The Pareto envelope of points by KL and `value` (higher is better): points no other beats on both
+ * lower KL and higher value. The same rule as `bench/frontier.ts`'s `paretoEnvelope`, kept here so
+ * that chart code depends on no bench module.
+ */
+function envelope<T extends { kl: number }>(points: readonly T[], value: (p: T) => number): T[] {
+  const sorted = [...points].sort((a, b) => a.kl - b.kl || value(b) - value(a));
+  const out: T[] = [];
+  for (const p of sorted) if (out.length === 0 || value(p) > value(out[out.length - 1]!)) out.push(p);
+  return out;
 }

@@ -1,145 +1,292 @@
 /**
- * `report.html`: one self-contained page built from `results.json` (and the manifest) alone. Every
- * chart is inlined as pre-rendered SVG, and its vega-lite spec is embedded beside it in a
- * `<script type="application/json">` for a later interactive layer. No external resource is loaded;
- * every string that comes from data is escaped.
+ * `report.html`: one self-contained page built from `results.json` and the manifest alone. Every chart
+ * is a pre-rendered SVG (the page reads with JavaScript off) with its vega-lite spec and data embedded
+ * beside it, which the inlined vega-embed turns into a live chart; nothing loads from the network or
+ * from disk. Every string that comes from data, configs or model output is escaped.
+ *
+ * Sections are data-driven: each appears when the results carry what it draws and is left out
+ * otherwise (training curves need `cells[].curve`, sample completions `checkpoints[].samples`, win-rate
+ * charts and the area and win-rate columns the 1.1 aggregates), so older results and tasks that do not
+ * log something still make a complete page.
  *
  * @module
  */
 import type { Manifest } from "../bench/run.ts";
-import type { CellRecord, Results } from "../bench/results.ts";
-import type { Spec } from "./charts.ts";
-import { frontierRows, frontierSpec, probRows, probSpec } from "./charts.ts";
-import { renderSvg } from "./render.ts";
+import type { CellRecord, Results, SampleRecord } from "../bench/results.ts";
+import {
+  curveRows,
+  curveSpec,
+  frontierRows,
+  frontierSpec,
+  probRows,
+  probSpec,
+  winRateRows,
+  winRateSpec,
+} from "./charts.ts";
+import { Charts, escapeHtml, interval, page, slug } from "./_page.ts";
 
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
-  );
+export { escapeHtml, scriptJson } from "./_page.ts";
+
+/** What the report shows of a manifest: the first four are needed, the rest are shown when present. */
+export type ReportManifest =
+  & Pick<Manifest, "executionProvider" | "threads" | "gitCommit" | "harness">
+  & Partial<Omit<Manifest, "executionProvider" | "threads" | "gitCommit" | "harness">>;
+
+/** Options of {@link buildReport}. */
+export interface ReportOptions {
+  /** The run's id (its folder's name), shown in the title and the manifest. */
+  readonly runId?: string;
+  /** A link back to a run index (a published site's `../index.html`). */
+  readonly indexHref?: string;
+  /** Inline vega-embed for live charts (default true); without it the page is its pre-rendered SVGs. */
+  readonly interactive?: boolean;
 }
 
-/** JSON safe inside `<script>`: no `</script>`, no `<!--`, no U+2028/2029 surprises. */
-export function scriptJson(v: unknown): string {
-  return JSON.stringify(v)
-    .replace(/</g, "\\u003c")
-    .replace(/>/g, "\\u003e")
-    .replace(/&/g, "\\u0026")
-    .replace(/\u2028/g, "\\u2028")
-    .replace(/\u2029/g, "\\u2029");
+/** Sample completions shown per task (the rest are in results.json). */
+export const MAX_SAMPLE_ROWS = 60;
+/** Distinct prompts whose completions are shown per task. */
+export const MAX_SAMPLE_PROMPTS = 4;
+
+/** Any value as escaped text: numbers too, since a hand-edited results.json can hold anything. */
+function e(v: unknown): string {
+  return escapeHtml(String(v));
 }
 
 /** Builds the page. */
-export async function buildReport(
-  r: Results,
-  m: Pick<Manifest, "executionProvider" | "threads" | "gitCommit" | "harness">,
-) {
+export async function buildReport(r: Results, m: ReportManifest, opts: ReportOptions = {}): Promise<string> {
+  const charts = new Charts();
+  const tasks = Object.keys(r.tasks);
   const failed = r.cells.filter((c) => c.status !== "ok");
-  const sections: string[] = [];
-  let n = 0;
-  const chart = async (spec: Spec) => {
-    const id = `chart-${n++}`;
-    return `<figure id="${id}">${await renderSvg(
-      spec,
-    )}<script type="application/json" class="vega-lite-spec" ` +
-      `data-for="${id}">${scriptJson(spec)}</script></figure>`;
+  const sections: { id: string; title: string; html: string }[] = [];
+  const section = (id: string, title: string, html: string) => {
+    if (html) sections.push({ id, title, html: `<section><h2 id="${id}">${title}</h2>\n${html}</section>` });
   };
-  for (const [task, info] of Object.entries(r.tasks)) {
-    const parts = [
-      `<h2 id="${escapeHtml(slug(task))}">${escapeHtml(task)}</h2>`,
-      `<p>${escapeHtml(info.description)}</p>`,
-      `<p class="meta">${info.contexts} context(s) × ${info.actions} actions, ${
-        escapeHtml(info.policy)
-      } policy</p>`,
-      await chart(frontierSpec(task, frontierRows(r, task))),
-      budgetTable(r, task),
-    ];
-    // Single-context tasks (the IPO and OOD examples) are read through their action probabilities.
-    const probs = info.contexts === 1 ? probRows(r, task) : [];
-    if (probs.length > 0) parts.push(await chart(probSpec(task, probs)));
-    sections.push(`<section>${parts.join("\n")}</section>`);
+
+  section("summary", "Summary", summarySection(r));
+
+  const frontiers: string[] = [];
+  for (const task of tasks) {
+    const info = r.tasks[task]!;
+    const shape = (info.kind ?? "bandit") === "bandit" && info.contexts > 0
+      ? `${e(info.contexts)} context(s) × ${e(info.actions)} actions, `
+      : `${e(info.kind)} task, `;
+    frontiers.push(
+      `<h3 id="${e(slug("task", task))}">${e(task)}</h3>
+<p>${e(info.description)}</p>
+<p class="meta">${shape}${e(info.policy)} policy</p>
+${await charts.figure(frontierSpec(task, frontierRows(r, task)))}`,
+    );
   }
-  const failures = failedTable(failed);
-  const improvement = improvementTable(r);
-  const nav = Object.keys(r.tasks).map((t) => `<a href="#${escapeHtml(slug(t))}">${escapeHtml(t)}</a>`).join(
-    " · ",
+  section(
+    "frontiers",
+    "Frontiers",
+    frontiers.length
+      ? `<p>Reward against KL(π‖π_ref). Each point is one (knob value, checkpoint) of a series: the interquartile mean (IQM) of
+its KL and reward over seeds; lines are each series' Pareto envelope, the best reward reached within each KL, with ${
+        pct(r)
+      } stratified-bootstrap intervals on both axes. On bandits the dashed curve is the oracle
+π*<sub>β</sub> ∝ π_ref·exp(r/β) over β ∈ [10⁻³, 10³]: no policy lies above it.</p>
+${frontiers.join("\n")}`
+      : "",
   );
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>prefbench: ${escapeHtml(r.suite)}</title>
-<style>
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
-.meta { color: #666; } figure { margin: 1em 0; overflow-x: auto; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; display: block; overflow-x: auto; }
-th, td { padding: 2px 8px; white-space: nowrap; text-align: right; border-bottom: 1px solid #eee; } th:first-child, td:first-child { text-align: left; }
-code { font-size: 90%; } .ci { color: #777; font-size: 90%; } td.reason, th.reason { text-align: left; white-space: normal; }
-caption { text-align: left; color: #444; padding: 4px 0; }
-</style>
-</head>
-<body>
-<h1>prefbench — ${escapeHtml(r.suite)}</h1>
-<p class="meta">${r.cells.length} cells (${
+
+  const wins: string[] = [];
+  for (const task of tasks) {
+    const rows = winRateRows(r, task);
+    if (rows.length > 0) wins.push(await charts.figure(winRateSpec(task, rows)));
+  }
+  section(
+    "win-rates",
+    "Win rates",
+    wins.length
+      ? `<p>Win rate of each checkpoint's policy against π_ref by the gold reward (ties count ½), against its KL: above the
+dotted ½ line a policy beats the reference more often than not.</p>\n${wins.join("\n")}`
+      : "",
+  );
+
+  const probs: string[] = [];
+  for (const task of tasks) {
+    // Single-context bandits (the IPO and OOD examples) are read through their action probabilities.
+    const rows = r.tasks[task]!.contexts === 1 ? probRows(r, task) : [];
+    if (rows.length > 0) probs.push(await charts.figure(probSpec(task, rows)));
+  }
+  section(
+    "action-probabilities",
+    "Action probabilities",
+    probs.length
+      ? `<p>Single-context bandits: each series' final π(y) per knob value, IQM over seeds with ${
+        pct(r)
+      } intervals, beside π_ref.</p>\n${probs.join("\n")}`
+      : "",
+  );
+
+  const curves: string[] = [];
+  for (const task of tasks) {
+    const rows = curveRows(r, task);
+    if (rows.length > 0) curves.push(await charts.figure(curveSpec(task, rows)));
+  }
+  section(
+    "training-curves",
+    "Training curves",
+    curves.length
+      ? `<p>Training metrics logged during optimization, against the step.</p>\n${curves.join("\n")}`
+      : "",
+  );
+
+  section("samples", "Sample completions", samplesSection(r, tasks));
+  section("improvement", "Probability of improvement", improvementSection(r));
+  section("failed", "Failed cells", failedSection(failed));
+  section("manifest", "Manifest", manifestSection(r, m, opts.runId));
+
+  const title = `prefbench — ${r.suite}${opts.runId ? ` (${opts.runId})` : ""}`;
+  const nav = sections.map((s) => `<a href="#${s.id}">${s.title}</a>`).join(" · ");
+  const taskNav = tasks.map((t) => `<a href="#${e(slug("task", t))}">${e(t)}</a>`).join(" · ");
+  const body = `${opts.indexHref ? `<p><a href="${e(opts.indexHref)}">← all runs</a></p>` : ""}
+<h1>${e(title)}</h1>
+<p class="meta">${e(r.cells.length)} cells (${
     failed.length ? `<a href="#failed">${failed.length} failed</a>` : "0 failed"
-  }) · config ${escapeHtml(r.configHash.slice(0, 12))} ·
-${escapeHtml(m.harness)}${m.gitCommit ? ` @ ${escapeHtml(m.gitCommit.slice(0, 10))}` : ""} ·
-${escapeHtml(m.executionProvider)}, ${m.threads} thread(s)${environment(r)} · started ${
-    escapeHtml(r.startedAt)
-  } · finished ${escapeHtml(r.finishedAt)}</p>
-<p>${nav}${improvement ? ` · <a href="#improvement">probability of improvement</a>` : ""}${
-    failed.length ? ` · <a href="#failed">failed cells</a>` : ""
+  }) · config ${e(r.configHash.slice(0, 12))} · ${e(m.harness)}${
+    m.gitCommit ? ` @ ${e(m.gitCommit.slice(0, 10))}${m.gitDirty ? " (dirty)" : ""}` : ""
+  } · ${e(m.executionProvider)}, ${e(m.threads)} thread(s) · started ${e(r.startedAt)} · finished ${
+    e(r.finishedAt)
   }</p>
-<p>Every checkpoint is evaluated exactly: KL(π‖π_ref) = Σ<sub>x</sub> p(x) Σ<sub>y</sub> π log(π/π_ref) and expected gold
-reward Σ<sub>x</sub> p(x) Σ<sub>y</sub> π r. The dashed curve is the oracle π*<sub>β</sub> ∝ π_ref·exp(r/β) over β ∈ [10⁻³, 10³]:
-no policy lies above it. Each point is one (knob value, checkpoint) of a series: the interquartile mean (IQM) of its KL and
-reward over seeds; lines are each series' Pareto envelope, with ${
-    pct(r)
-  } stratified-bootstrap intervals on both axes
-(${r.stats.resamples} resamples). Tables give the IQM with its interval in brackets. With few seeds a percentile bootstrap
-can only span the seeds' own values, so its intervals are narrow and cover less often than their nominal level
-(Agarwal et al., 2021): read them as a lower bound on the uncertainty.</p>
-${sections.join("\n")}
-${improvement}
-${failures}
-</body>
-</html>
-`;
+<nav><p>${nav}</p><p>Tasks: ${taskNav}</p></nav>
+<noscript><p class="meta">JavaScript is off: the charts below are pre-rendered; with it they become interactive
+(tooltips).</p></noscript>
+<p>Every checkpoint is evaluated by the same evaluator: on bandits exactly, KL(π‖π_ref) = Σ<sub>x</sub> p(x) Σ<sub>y</sub>
+π log(π/π_ref) and expected gold reward Σ<sub>x</sub> p(x) Σ<sub>y</sub> π r. Aggregates over seeds are interquartile means
+with ${pct(r)} stratified-bootstrap intervals (${
+    e(r.stats.resamples)
+  } resamples), written IQM [lo, hi]. With few seeds a
+percentile bootstrap can only span the seeds' own values, so its intervals are narrow and cover less often than their
+nominal level (Agarwal et al., 2021): read them as a lower bound on the uncertainty.</p>
+${sections.map((s) => s.html).join("\n")}`;
+  return page({ title, body, ...(opts.interactive === undefined ? {} : { interactive: opts.interactive }) });
 }
 
-/** Best reward within each KL budget per series: IQM over seeds [interval], and the oracle's. */
-function budgetTable(r: Results, task: string): string {
-  const budgets = r.budgets[task] ?? {};
-  const series = Object.keys(budgets);
-  if (series.length === 0) return "";
-  const first = budgets[series[0]!]!;
-  const head = `<tr><th>series</th>${
-    first.map((b) =>
-      `<th>KL ≤ ${b.kl}${
-        b.oracle === undefined ? "" : `<br><span class="meta">oracle ${f3(b.oracle)}</span>`
-      }</th>`
-    )
-      .join("")
-  }</tr>`;
-  const rows = series.map((s) =>
-    `<tr><td>${escapeHtml(s)}</td>${
-      budgets[s]!.map((b) =>
-        `<td title="gap to the oracle ${b.gap === undefined ? "—" : f3(b.gap)}, ${b.seeds} seed(s)">${
-          interval(b.reward, b.rewardCi)
+/**
+ * Per task, per series: the best reward within each KL budget, the area under the frontier up to the
+ * largest budget, and the win rate against π_ref there; each IQM over seeds [interval].
+ */
+function summarySection(r: Results): string {
+  const tables: string[] = [];
+  for (const task of Object.keys(r.tasks)) {
+    const budgets = r.budgets[task] ?? {};
+    const series = Object.keys(budgets);
+    if (series.length === 0) continue;
+    const kls = budgets[series[0]!]!.map((b) => b.kl);
+    const areas = r.areas?.[task];
+    const winRates = r.winRates?.[task];
+    const maxKl = kls.at(-1);
+    const oracleOf = (s: (typeof budgets)[string][number] | undefined) =>
+      s?.oracle === undefined ? "" : `<br><span class="meta">oracle ${f3(s.oracle)}</span>`;
+    const firstArea = areas?.[series[0]!];
+    const extra = (firstArea ? 1 : 0) + (winRates ? 1 : 0);
+    const head =
+      `<tr><th rowspan="2">series</th><th colspan="${kls.length}" class="group">best reward within KL ≤ b</th>${
+        extra ? `<th colspan="${extra}" class="group">up to KL ≤ ${e(maxKl)}</th>` : ""
+      }</tr><tr class="sub">${
+        kls.map((kl, i) => `<th>${e(kl)}${oracleOf(budgets[series[0]!]![i])}</th>`).join("")
+      }${
+        firstArea
+          ? `<th>area${
+            firstArea.oracle === undefined
+              ? ""
+              : `<br><span class="meta">oracle ${f3(firstArea.oracle)}</span>`
+          }</th>`
+          : ""
+      }${winRates ? `<th>win rate<br><span class="meta">vs π_ref</span></th>` : ""}</tr>`;
+    const rows = series.map((s) => {
+      const cells = budgets[s]!.map((b) =>
+        `<td title="${b.gap === undefined ? "" : `gap to the oracle ${f3(b.gap)}, `}${e(b.seeds)} seed(s)">${
+          interval(b.reward, b.rewardCi, 3, true)
         }</td>`
-      ).join("")
-    }</tr>`
-  );
-  return `<table><caption>Best gold reward within a KL budget: IQM over seeds of each seed's best checkpoint
-with KL ≤ budget (π_ref's reward counts, at KL 0) [${pct(r)} interval]</caption>${head}${
-    rows.join("")
-  }</table>`;
+      );
+      const a = areas?.[s];
+      if (firstArea) cells.push(`<td>${a ? interval(a.area, a.areaCi, 3, true) : "—"}</td>`);
+      const w = winRates?.[s]?.at(-1);
+      if (winRates) cells.push(`<td>${w ? interval(w.winRate, w.winRateCi, 3, true) : "—"}</td>`);
+      return `<tr><td>${e(s)}</td>${cells.join("")}</tr>`;
+    });
+    const kind = r.tasks[task]!.kind ?? "bandit";
+    tables.push(
+      `<table id="${e(slug("summary", task))}"><caption><b>${e(task)}</b> (${e(kind)}; budgets ${
+        kls.map((k) => e(k)).join(", ")
+      } nats)</caption>${head}${rows.join("")}</table>`,
+    );
+  }
+  if (tables.length === 0) return "";
+  return `<p><b>Reward, KL ≤ b</b>: the best gold reward a seed reached at any checkpoint with KL(π‖π_ref) ≤ b (π_ref's
+own reward counts, at KL 0), IQM over seeds. KL budgets are per task: bandit tasks use 0.05 to 2 nats, because their exact
+KLs stay below about 3 nats and a budget of 5 or 10 would not separate anything; text tasks use 1, 2, 5 and 10 nats
+(KL summed over a completion's tokens). <b>Area</b>: the area under that best-reward staircase from 0 to the largest
+budget, divided by the budget: the mean reward bought over all budgets up to it, in reward units. <b>Win rate</b>: the
+gold win rate against π_ref (ties ½) of the checkpoint that gives the best reward within the largest budget. Hover a
+reward for its gap to the oracle on bandits.</p>
+${tables.join("\n")}`;
+}
+
+/**
+ * The completions of each series' final checkpoint, for the first prompts of each task: one
+ * (series, knob value) row per prompt, from its lowest seed.
+ */
+function samplesSection(r: Results, tasks: readonly string[]): string {
+  const out: string[] = [];
+  for (const task of tasks) {
+    // The lowest seed of each (series, knob value) that has samples at its last checkpoint.
+    const chosen = new Map<string, { cell: CellRecord; samples: SampleRecord[] }>();
+    for (const c of r.cells) {
+      const samples = c.checkpoints.at(-1)?.samples;
+      if (c.task !== task || c.status !== "ok" || !samples?.length) continue;
+      const key = JSON.stringify([c.series, c.knobValue]);
+      const prev = chosen.get(key);
+      if (!prev || c.seed < prev.cell.seed) chosen.set(key, { cell: c, samples });
+    }
+    if (chosen.size === 0) continue;
+    const prompts = [...new Set([...chosen.values()].flatMap((x) => x.samples.map((s) => s.prompt)))]
+      .slice(0, MAX_SAMPLE_PROMPTS);
+    const rows: string[] = [];
+    let total = 0;
+    for (const prompt of prompts) {
+      const reference = [...chosen.values()].flatMap((x) => x.samples).find((s) =>
+        s.prompt === prompt && s.reference !== undefined
+      )?.reference;
+      const mine = [...chosen.values()].flatMap(({ cell, samples }) =>
+        samples.filter((s) => s.prompt === prompt).slice(0, 1).map((s) => ({ cell, s }))
+      );
+      total += mine.length;
+      const shown = mine.slice(0, Math.max(0, MAX_SAMPLE_ROWS - rows.length));
+      shown.forEach(({ cell, s }, i) => {
+        const promptCell = i === 0
+          ? `<td class="text" rowspan="${shown.length}">${e(prompt)}${
+            reference === undefined ? "" : `<br><span class="meta">reference: ${e(reference)}</span>`
+          }</td>`
+          : "";
+        rows.push(
+          `<tr>${promptCell}<td class="l">${e(cell.series)}</td><td class="l">${e(cell.knob)} = ${
+            e(cell.knobValue)
+          }</td><td>${e(cell.seed)}</td><td class="text">${e(s.completion)}</td><td>${
+            num(s.reward)
+          }</td><td>${s.kl === undefined ? "—" : num(s.kl)}</td></tr>`,
+        );
+      });
+    }
+    const more = total - rows.length;
+    out.push(`<h3>${e(task)}</h3>
+<table class="samples"><tr><th class="text">prompt</th><th class="l">series</th><th class="l">knob</th><th>seed</th><th class="text">completion</th><th>gold reward</th><th>KL (nats)</th></tr>${
+      rows.join("")
+    }</table>${
+      more > 0 ? `<p class="meta">${more} more completions of these prompts are in results.json.</p>` : ""
+    }`);
+  }
+  if (out.length === 0) return "";
+  return `<p>Completions sampled from each series' final checkpoint on held-out prompts (the first ${MAX_SAMPLE_PROMPTS}
+prompts; one completion per series and knob value, from its lowest seed), with their gold reward and the KL(π‖π_ref)
+summed along them. Model output is shown as text.</p>\n${out.join("\n")}`;
 }
 
 /** P(a > b) at each KL budget, across tasks, with intervals. */
-function improvementTable(r: Results): string {
+function improvementSection(r: Results): string {
   if (r.improvement.length === 0) return "";
   const budgets = [...new Set(r.improvement.map((i) => i.kl))];
   const pairs = new Map<string, Results["improvement"]>();
@@ -148,48 +295,92 @@ function improvementTable(r: Results): string {
     pairs.set(key, [...(pairs.get(key) ?? []), i]);
   }
   const head = `<tr><th>P(a &gt; b)</th><th>tasks</th>${
-    budgets.map((b) => `<th>KL ≤ ${b}</th>`).join("")
+    budgets.map((b) => `<th>KL ≤ ${e(b)}</th>`).join("")
   }</tr>`;
   const rows = [...pairs.values()].map((row) => {
     const cells = budgets.map((b) => {
       const i = row.find((x) => x.kl === b);
       return `<td>${i ? interval(i.probability, i.ci, 2) : "—"}</td>`;
     });
-    return `<tr><td>${escapeHtml(row[0]!.a)} &gt; ${escapeHtml(row[0]!.b)}</td><td>${
-      row[0]!.tasks.length
+    return `<tr><td>${e(row[0]!.a)} &gt; ${e(row[0]!.b)}</td><td title="${e(row[0]!.tasks.join(", "))}">${
+      e(row[0]!.tasks.length)
     }</td>${cells.join("")}</tr>`;
   });
-  return `<section><h2 id="improvement">Probability of improvement</h2>
-<p>P(a &gt; b): the probability that a seed of series a reaches a higher best reward within the KL budget than a seed of
-series b (ties ½), averaged over the tasks both ran on, with ${
+  return `<p>P(a &gt; b): the probability that a seed of series a reaches a higher best reward within the KL budget than a
+seed of series b (ties ½), averaged over the tasks both ran on, with ${
     pct(r)
-  } stratified-bootstrap intervals (seeds resampled
-within each task). Above 0.5 favours a.</p>
-<table>${head}${rows.join("")}</table></section>`;
+  } stratified-bootstrap intervals (seeds resampled within each task). Above 0.5 favours a.</p>
+<table>${head}${rows.join("")}</table>`;
 }
 
 /** The cells that diverged or threw: why, where, and the last checkpoint kept. */
-function failedTable(failed: readonly CellRecord[]): string {
+function failedSection(failed: readonly CellRecord[]): string {
   if (failed.length === 0) return "";
   const rows = failed.map((c) =>
-    `<tr><td><code>${escapeHtml(c.id)}</code></td><td>${escapeHtml(c.failure?.kind ?? "error")}</td><td>${
-      c.failure?.step ?? "—"
-    }</td><td>${c.failure?.lastGoodCheckpoint ?? "none"}</td><td class="reason">${
-      escapeHtml(c.error ?? "")
+    `<tr><td><code>${e(c.id)}</code></td><td>${e(c.failure?.kind ?? "error")}</td><td>${
+      e(c.failure?.step ?? "—")
+    }</td><td>${e(c.failure?.lastGoodCheckpoint ?? "none")}</td><td class="reason">${
+      e(c.error ?? "")
     }</td></tr>`
   );
-  return `<section><h2 id="failed">Failed cells</h2>
-<p>These cells stopped early; the run went on without them, and they are left out of every aggregate above. Their
-checkpoints before the failure are in <code>results.json</code>.</p>
+  return `<p>These cells stopped early; the run went on without them, and they are left out of every aggregate above.
+Their checkpoints before the failure are in <code>results.json</code>.</p>
 <table><tr><th>cell</th><th>kind</th><th>step</th><th>last good checkpoint</th><th class="reason">reason</th></tr>${
     rows.join("")
-  }</table></section>`;
+  }</table>`;
 }
 
-function interval(value: number, ci: readonly [number, number], digits = 3): string {
-  return `${value.toFixed(digits)} <span class="ci">[${ci[0].toFixed(digits)}, ${
-    ci[1].toFixed(digits)
-  }]</span>`;
+/** Where the numbers came from: the manifest's fields, and the resolved config in full. */
+function manifestSection(r: Results, m: ReportManifest, runId: string | undefined): string {
+  const env = r.environment;
+  const machine = m.machine;
+  const fields: [string, unknown][] = [
+    ["run", runId],
+    ["harness", m.harness],
+    ["git commit", m.gitCommit === null ? "unknown (not a git checkout)" : m.gitCommit],
+    ["tree dirty", m.gitDirty === undefined || m.gitDirty === null ? undefined : m.gitDirty ? "yes" : "no"],
+    ["suite", m.suite ? `${m.suite.name} (${m.suite.file})` : r.suite],
+    ["config hash", m.configHash ?? r.configHash],
+    ["results schema", r.schema],
+    ["execution provider", m.executionProvider],
+    ["threads", m.threads],
+    ["Deno", m.deno ?? env?.deno],
+    ["V8 / TypeScript", env ? `${env.v8} / ${env.typescript}` : undefined],
+    ["ONNX Runtime", m.onnxruntime ?? env?.onnxruntime],
+    [
+      "machine",
+      machine
+        ? `${machine.os}/${machine.arch}, ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB`
+        : env
+        ? `${env.os}/${env.arch}`
+        : undefined,
+    ],
+    ["GPU", machine ? machine.gpu ?? "none" : undefined],
+    ["seeds", m.seeds?.join(", ")],
+    ["cells", m.cells],
+    ["started", m.startedAt ?? r.startedAt],
+    ["finished", m.finishedAt ?? r.finishedAt],
+    [
+      "resumed",
+      m.resumes?.length
+        ? m.resumes.map((x) => `${x.at} (${x.environment.executionProvider}, Deno ${x.environment.deno})`)
+          .join("; ")
+        : undefined,
+    ],
+  ];
+  const dl = fields.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) =>
+    `<dt>${e(k)}</dt><dd>${e(v)}</dd>`
+  ).join("");
+  const config = m.suite
+    ? `<details><summary>The resolved config</summary><pre>${
+      e(JSON.stringify(m.suite, null, 2))
+    }</pre></details>`
+    : "";
+  return `<dl class="manifest">${dl}</dl>\n${config}`;
+}
+
+function num(v: unknown): string {
+  return typeof v === "number" ? v.toFixed(3) : e(v);
 }
 
 function f3(v: number): string {
@@ -198,17 +389,4 @@ function f3(v: number): string {
 
 function pct(r: Results): string {
   return `${Math.round(r.stats.confidence * 1000) / 10}%`;
-}
-
-function environment(r: Results): string {
-  const e = r.environment;
-  return e
-    ? ` · Deno ${escapeHtml(e.deno)}, ONNX Runtime ${escapeHtml(e.onnxruntime)}, ${escapeHtml(e.os)}/${
-      escapeHtml(e.arch)
-    }`
-    : "";
-}
-
-function slug(s: string): string {
-  return `task-${s.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
 }

@@ -1,123 +1,159 @@
 import assert from "node:assert/strict";
-import type { CellRecord } from "../bench/results.ts";
-import { aggregate } from "../bench/results.ts";
-import { makeBandit } from "../envs/bandit.ts";
-import type { BanditTask } from "../tasks/bandits.ts";
-import { frontierRows, frontierSpec, probRows, probSpec } from "./charts.ts";
+import type { Results } from "../bench/results.ts";
+import { EVIL, EVIL_IMG, fixtureManifest, fixtureResults, HOSTILE, TINY } from "../tests/_report_fixture.ts";
+import { browserScripts } from "./assets.ts";
 import { buildReport, escapeHtml, scriptJson } from "./report.ts";
 
-const EVIL = `</script><script>alert("x")</script><b>&`;
-const task: BanditTask = {
-  name: "bandit.evil",
-  description: `A task whose text is hostile: ${EVIL}`,
-  bandit: makeBandit({
-    actionNames: ["a", EVIL],
-    reward: [[1, 0]],
-    refProbs: [[1, 1]],
-    feedback: "deterministic",
-  }),
-  policy: "tabular",
-  features: null,
-  pairs: { explicit: [[0, 0, 1]] },
-};
+const results = fixtureResults();
+const manifest = fixtureManifest();
+const html = await buildReport(results, manifest, { runId: "20260102-030405-c0ffee00" });
 
-function cell(
-  series: string,
-  knobValue: number,
-  probs: number[],
-  kl: number,
-  reward: number,
-  seed = 0,
-): CellRecord {
-  return {
-    id: `bandit.evil/${series}/${knobValue}/seed=${seed}`,
-    task: "bandit.evil",
-    algorithm: "dpo",
-    series,
-    knob: "beta",
-    knobValue,
-    hparams: { beta: knobValue },
-    seed,
-    status: "ok",
-    checkpoints: [{ step: 1, kl, reward, winRate: 0.5, wallSeconds: 0, metrics: {}, probs: [probs] }],
-    wallSeconds: 0,
-  };
+/** The text of each `<h2>` section, by id. */
+function sections(page: string): string[] {
+  return [...page.matchAll(/<h2 id="([^"]+)">/g)].map((m) => m[1]!);
 }
 
-const failed: CellRecord = {
-  ...cell("dpo", 0.1, [0.5, 0.5], 0, 0.5, 2),
-  status: "failed",
-  error: `loss is NaN at step 7 ${EVIL}`,
-  failure: { kind: "non_finite", step: 7, lastGoodCheckpoint: 5 },
-};
-
-const results = aggregate(
-  { suite: `suite ${EVIL}`, configHash: "0".repeat(64), startedAt: "t0", finishedAt: "t1" },
-  new Map([["bandit.evil", task]]),
-  [
-    cell("dpo", 0.1, [0.9, 0.1], 0.37, 0.9),
-    cell("dpo", 0.1, [0.8, 0.2], 0.3, 0.8, 1),
-    failed,
-    cell(`dpo ${EVIL}`, 1, [0.6, 0.4], 0.02, 0.6),
-  ],
-  { resamples: 200, confidence: 0.95, seed: 0 },
-);
-
-Deno.test("chart specs are pure functions of long-form rows, carrying their data", () => {
-  const rows = frontierRows(results, "bandit.evil");
-  assert.deepEqual(frontierSpec("bandit.evil", rows), frontierSpec("bandit.evil", rows));
-  assert.equal(rows.filter((r) => r.layer === "oracle").length, results.oracle["bandit.evil"]!.length);
-  assert.equal(rows.filter((r) => r.layer === "point").length, 2);
-  // Points carry their intervals: the two ok seeds of dpo β = 0.1 bound them (the failed seed is left out).
-  const p = rows.find((r) => r.layer === "point" && r.series === "dpo")!;
-  assert.equal(p.seeds, 2);
-  assert.ok(p.rewardLo! >= 0.8 && p.rewardHi! <= 0.9 && p.rewardLo! < p.rewardHi!, JSON.stringify(p));
-  assert.ok(p.klLo! <= p.kl && p.kl <= p.klHi!);
-  const spec = frontierSpec("bandit.evil", rows) as { layer: unknown[]; data: { values: unknown[] } };
-  assert.equal(spec.layer.length, 5, "oracle, points, two interval layers, envelope");
-  assert.equal(spec.data.values, rows);
-  const probs = probRows(results, "bandit.evil");
-  // π_ref plus one bar per knob value, per series, per action.
-  assert.equal(probs.length, 2 * (1 + 1) * 2);
-  const a = probs.find((r) => r.knob === "0.1" && r.action === "a")!;
-  assert.ok(a.lo >= 0.8 && a.hi <= 0.9 && a.lo <= a.prob && a.prob <= a.hi, JSON.stringify(a));
-  assert.equal(
-    (probSpec("bandit.evil", probs) as { concat: unknown[] }).concat.length,
-    2,
-    "a panel per series",
-  );
+Deno.test("the report has every section, in order, when the results carry what each draws", () => {
+  assert.deepEqual(sections(html), [
+    "summary",
+    "frontiers",
+    "win-rates",
+    "action-probabilities",
+    "training-curves",
+    "samples",
+    "improvement",
+    "manifest",
+  ]);
+  // One frontier and one win-rate chart per task, probabilities for the single-context task, and one
+  // training-curve chart per task.
+  assert.equal((html.match(/<figure class="chart"/g) ?? []).length, 2 + 2 + 1 + 2);
+  assert.equal((html.match(/<div class="static"><svg/g) ?? []).length, 7, "every chart is pre-rendered");
 });
 
-Deno.test("the report is self-contained, escapes every string from data, and embeds parseable specs", async () => {
-  const html = await buildReport(results, {
-    executionProvider: "cpu",
-    threads: 1,
-    gitCommit: null,
-    harness: "prefbench test",
-  });
-  assert.ok(!html.includes(EVIL), "the raw hostile string never appears");
-  assert.ok(!html.includes('alert("x")</script>'));
-  assert.ok(html.includes(escapeHtml(task.description)));
-  assert.ok(!/(src|href)=["']?https?:/i.test(html), "no external resources");
+Deno.test("sections the results do not carry are left out: no samples or curves on bandit results, no failed cells", async () => {
+  const bandit = await buildReport(fixtureResults({ text: false }), manifest, { interactive: false });
+  assert.deepEqual(sections(bandit), [
+    "summary",
+    "frontiers",
+    "win-rates",
+    "action-probabilities",
+    "improvement",
+    "manifest",
+  ]);
+  assert.ok(!bandit.includes("<script>"), "interactive: false inlines no script");
+});
+
+Deno.test("a 1.0 results.json (no areas, win rates or win points) still makes a complete page", async () => {
+  const old: Results = { ...fixtureResults({ text: false }), schema: "prefbench.results/1" };
+  delete old.areas;
+  delete old.winRates;
+  delete old.winPoints;
+  const page = await buildReport(
+    old,
+    { executionProvider: "cpu", threads: 1, gitCommit: null, harness: "h" },
+    {
+      interactive: false,
+    },
+  );
+  assert.deepEqual(sections(page), [
+    "summary",
+    "frontiers",
+    "action-probabilities",
+    "improvement",
+    "manifest",
+  ]);
+  assert.ok(!page.includes(">area"), "no area column");
+});
+
+Deno.test("the summary gives reward at each of the task's KL budgets, area and win rate, all with intervals", () => {
+  const table = html.slice(html.indexOf('<table id="summary-bandit-tiny">'));
+  const first = table.slice(0, table.indexOf("</table>"));
+  // Bandit budgets: 0.05 … 2 nats, with the oracle's reward under each.
+  for (const kl of ["0.05", "0.1", "0.25", "0.5", "1", "2"]) {
+    assert.match(first, new RegExp(`<th>${kl}<br><span class="meta">oracle`));
+  }
+  const rows = [...first.matchAll(/<tr><td>(dpo|ipo)<\/td>(.*?)<\/tr>/g)];
+  assert.equal(rows.length, 2);
+  for (const [, , cells] of rows) {
+    const numbers = [
+      ...cells!.matchAll(/<td[^>]*>(-?\d\.\d{3})<br><span class="ci">\[(-?\d\.\d{3}), (-?\d\.\d{3})\]/g),
+    ];
+    assert.equal(numbers.length, 6 + 2, "six budgets, the area and the win rate");
+    for (const [, v, lo, hi] of numbers) assert.ok(Number(lo) <= Number(v) && Number(v) <= Number(hi));
+  }
+});
+
+Deno.test("every string from data, configs and model output is escaped; nothing loads from outside", () => {
+  for (const s of [EVIL, EVIL_IMG, "alert(1)</script>"]) {
+    // Outside the inlined libraries, the raw payloads never appear.
+    assert.ok(!pageOnly(html).includes(s), `raw ${s}`);
+  }
+  // They appear escaped where they are shown: a task name, a description, a sample, a config value.
+  assert.ok(html.includes(escapeHtml(HOSTILE)));
+  assert.ok(html.includes(escapeHtml(`completion ${EVIL} ${EVIL_IMG}`)));
+  assert.ok(html.includes(escapeHtml(`cpu ${EVIL}`)));
+  assert.ok(
+    html.includes(`&quot;note&quot;: &quot;${escapeHtml(EVIL)}&quot;`),
+    "the resolved config, as text",
+  );
+  assert.ok(!/(src|href)\s*=\s*["']?(https?:|\/\/)/i.test(html), "no external resource");
+  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none';/);
+  assert.equal(scriptJson("</script>"), '"\\u003c/script\\u003e"');
+  // Every embedded spec parses back to its chart.
   const specs = [
     ...html.matchAll(/<script type="application\/json" class="vega-lite-spec"[^>]*>(.*?)<\/script>/gs),
   ];
-  assert.equal(specs.length, 2, "a frontier chart and a probability chart for the single-context task");
-  // Tables show intervals, never a bare number: every budget cell is "IQM [lo, hi]".
-  const budgetCells = [
-    ...html.matchAll(/<td title="gap to the oracle[^"]*">([^<]*)<span class="ci">\[([^\]]*)\]/g),
-  ];
-  assert.equal(budgetCells.length, 2 * 6, "two series × six budgets");
-  assert.match(html, /<h2 id="improvement">Probability of improvement<\/h2>/);
-  // The failed cell is listed with its kind, step and last good checkpoint; its reason is escaped.
-  const failedSection = html.slice(html.indexOf('<h2 id="failed">'));
-  assert.match(
-    failedSection,
-    /<code>bandit\.evil\/dpo\/0\.1\/seed=2<\/code><\/td><td>non_finite<\/td><td>7<\/td><td>5<\/td>/,
-  );
-  assert.ok(failedSection.includes(escapeHtml(`loss is NaN at step 7 ${EVIL}`)));
-  const first = JSON.parse(specs[0]![1]!);
-  assert.equal(first.title.text, "bandit.evil");
-  assert.equal((html.match(/<svg/g) ?? []).length, 2);
-  assert.equal(scriptJson("</script>"), '"\\u003c/script\\u003e"');
+  assert.equal(specs.length, 7);
+  const titles = specs.map((m) => JSON.parse(m[1]!).title.text);
+  assert.ok(titles.includes(HOSTILE) && titles.includes(`${TINY}: win rate`));
 });
+
+Deno.test("the page inlines vega, vega-lite and vega-embed from node_modules, and stays a few MB", async () => {
+  const scripts = await browserScripts();
+  assert.deepEqual(scripts.map((s) => s.name), ["vega", "vega-lite", "vega-embed"]);
+  for (const s of scripts) {
+    assert.match(s.path, /build\/[\w-]+\.min\.js$/);
+    assert.ok(html.includes(s.source.slice(0, 200)), `${s.name} is inlined`);
+  }
+  const libs = scripts.reduce((n, s) => n + s.source.length, 0);
+  assert.ok(libs < 1.5e6, `the libraries are ${libs} bytes`);
+  assert.ok(html.length < libs + 1e6, `the fixture's page is ${html.length} bytes`);
+});
+
+Deno.test("the manifest section shows provider, versions, commit with its dirty flag, machine and seeds", () => {
+  const m = html.slice(html.indexOf('<h2 id="manifest">'));
+  for (
+    const s of [
+      "<dt>execution provider</dt><dd>cpu</dd>",
+      "<dt>git commit</dt><dd>0123456789abcdef0123456789abcdef01234567</dd>",
+      "<dt>tree dirty</dt><dd>yes</dd>",
+      "<dt>ONNX Runtime</dt><dd>1.30.0</dd>",
+      "<dt>seeds</dt><dd>0, 1, 2</dd>",
+      "<dt>GPU</dt><dd>none</dd>",
+      "<dt>run</dt><dd>20260102-030405-c0ffee00</dd>",
+      "<dt>results schema</dt><dd>prefbench.results/1.1</dd>",
+    ]
+  ) assert.ok(m.includes(s), s);
+});
+
+Deno.test("failed cells are listed with their kind, step and last good checkpoint, the reason escaped", async () => {
+  const r = fixtureResults({ text: false });
+  r.cells[0] = {
+    ...r.cells[0]!,
+    status: "failed",
+    error: `loss is NaN ${EVIL}`,
+    failure: { kind: "non_finite", step: 7, lastGoodCheckpoint: 5 },
+  };
+  const page = await buildReport(r, manifest, { interactive: false });
+  const failed = page.slice(page.indexOf('<h2 id="failed">'));
+  assert.match(
+    failed,
+    /<td><code>bandit\.tiny\/dpo\/beta=0\.1\/seed=0<\/code><\/td><td>non_finite<\/td><td>7<\/td><td>5<\/td>/,
+  );
+  assert.ok(failed.includes(escapeHtml(`loss is NaN ${EVIL}`)) && !failed.includes(EVIL));
+});
+
+/** The page without the inlined libraries (whose source is not data). */
+function pageOnly(page: string): string {
+  return page.replace(/<script>\/\* vega[\s\S]*?<\/script>/g, "");
+}

@@ -600,3 +600,35 @@ function gatherRows(src: BigInt64Array, idx: readonly number[], width: number): 
 function logger(options: BuildOptions): ((line: string) => void) | null {
   return options.log === undefined ? (l) => console.error(l) : options.log;
 }
+
+// --- the text tasks a suite can name -------------------------------------------------------------------
+
+/** A text task as suites name it: the sentiment config and how its preference pairs are drawn. */
+export interface TextTaskSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly config: SentimentConfig;
+  /** Pairs per seed (prompts cycled) and the Bradley–Terry scale of their labels on the gold reward. */
+  readonly pairs: { readonly count: number; readonly scale: number };
+}
+
+/** The text tasks, by the names suites and `--tasks` use. */
+export const TEXT_TASKS: ReadonlyMap<string, TextTaskSpec> = new Map([
+  ["sentiment", {
+    name: "sentiment",
+    description: "Complete review prefixes positively: gold reward a sentiment classifier's p(positive)",
+    config: SENTIMENT_DEFAULTS,
+    pairs: { count: 4096, scale: 10 },
+  }],
+  ["sentiment.small", {
+    name: "sentiment.small",
+    description: "The sentiment task with a smaller classifier, π_ref and prompt sets (quick runs, tests)",
+    config: SENTIMENT_SMALL,
+    pairs: { count: 4096, scale: 10 },
+  }],
+]);
+
+/** True when `name` is a text task. */
+export function isTextTask(name: string): boolean {
+  return TEXT_TASKS.has(name);
+}

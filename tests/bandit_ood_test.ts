@@ -8,11 +8,15 @@ import { dpo } from "../algorithms/dpo.ts";
 import { ppo } from "../algorithms/ppo.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { DEFAULT_SUITE } from "../bench/cli.ts";
+import { TEXT_TASKS } from "../tasks/sentiment.ts";
 import { parseSuite } from "../bench/suite.ts";
 import { finalProbs, task, TASKS } from "./_bandit.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
-const suite = parseSuite(await Deno.readTextFile(DEFAULT_SUITE), "tasks/quick.yaml", [...TASKS.keys()]);
+const suite = parseSuite(await Deno.readTextFile(DEFAULT_SUITE), "tasks/quick.yaml", [
+  ...TASKS.keys(),
+  ...TEXT_TASKS.keys(),
+]);
 const klCoefs = suite.algorithms.find((a) => a.name === "ppo")!.sweep.find(([k]) =>
   k === "kl_coef"
 )![1] as number[];

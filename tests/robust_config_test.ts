@@ -9,9 +9,10 @@ import { prepareRun } from "../bench/cli.ts";
 import { configHash, runSuite } from "../bench/run.ts";
 import { parseSuite } from "../bench/suite.ts";
 import { checkInput, ConfigError } from "../bench/validate.ts";
+import { TEXT_TASKS } from "../tasks/sentiment.ts";
 import { TASKS } from "./_bandit.ts";
 
-const KNOWN_TASKS = [...TASKS.keys()].join(", ");
+const KNOWN_TASKS = [...TASKS.keys(), ...TEXT_TASKS.keys()].join(", ");
 const GOOD = "tasks: [bandit.ood]\nalgorithms: { dpo: { beta: 0.1, steps: 5 } }\n";
 
 /** A case: files to lay out in a fresh folder `d`, then the flags (or a direct call) that must fail. */
@@ -52,13 +53,13 @@ const CASES: Case[] = [
     "a list instead of a mapping",
     "- dpo\n- ipo\n",
     "",
-    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, divergence, stats (got a list)",
+    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats (got a list)",
   ),
   suiteCase(
     "an unknown top-level key, with a did-you-mean",
     GOOD + "seed: 3\n",
     "seed",
-    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, divergence, stats)',
+    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats)',
   ),
   suiteCase(
     "an unknown task, with the known names",
@@ -195,9 +196,10 @@ const CASES: Case[] = [
   },
   {
     name: "an unknown task on the command line",
-    args: () => ["--tasks", "bandit.ood,sentiment"],
+    args: () => ["--tasks", "bandit.ood,sentimental"],
     field: "--tasks",
-    message: () => `Cannot parse the command line: --tasks: unknown task "sentiment" (known: ${KNOWN_TASKS})`,
+    message: () =>
+      `Cannot parse the command line: --tasks: unknown task "sentimental" (known: ${KNOWN_TASKS})`,
   },
   {
     name: "the reward model as a policy algorithm",

@@ -1,0 +1,137 @@
+/**
+ * Text plumbing every algorithm's `trainText` shares: the training graph's sequence log-probs (a GPT
+ * over packed prompt + response rows, per-token log π of the response tokens), the feeds that go with
+ * it, prompt draws and sampling options, and the checkpoint of a GPT under training.
+ *
+ * Rows are always packed to the policy's full context, so one compiled shape serves every batch of an
+ * algorithm (and every knob value and seed of a task, through the runtime's session cache).
+ *
+ * @module
+ */
+import type { Graph, Tensor, TensorData } from "../engine/graph.ts";
+import type { Rng } from "../engine/rng.ts";
+import type { TextEnv } from "../envs/text.ts";
+import { declareParams, gptHidden, gptParams, gptValues, lmHead, tokenLogProbs } from "../models/gpt.ts";
+import type { GptPolicy } from "../models/gpt_policy.ts";
+import type { SampleOptions } from "../models/sequence_policy.ts";
+import { packSequences } from "../models/sequence_policy.ts";
+import type { TextCheckpoint } from "./types.ts";
+
+/** The nodes of a batch of packed sequences under the policy. */
+export interface SequenceNodes {
+  /** log π(target_t | tokens_≤t) at response positions, 0 elsewhere: `[B, T]`. */
+  readonly tokenLogp: Tensor;
+  /** Σ_t of `tokenLogp`: log π(response | prompt), `[B]`. */
+  readonly seqLogp: Tensor;
+  /** 1 at response positions: `[B, T]`. */
+  readonly mask: Tensor;
+  /** V(state before target t), `[B, T]`, when the value head was asked for. */
+  readonly values?: Tensor;
+}
+
+/** Graph inputs of packed rows. */
+export const SEQ = { tokens: "seq.tokens", targets: "seq.targets", mask: "seq.mask" } as const;
+
+/**
+ * Declares the GPT's parameters (and the value head) and the sequence inputs `[rows, context]`, and
+ * builds the per-token log-probs of response tokens.
+ */
+export function sequenceNodes(
+  g: Graph,
+  policy: GptPolicy,
+  rows: number,
+  options: { valueHead?: boolean } = {},
+): SequenceNodes {
+  const c = policy.config, t = c.context;
+  const p = declareParams(g, gptParams(c, { valueHead: options.valueHead ?? false }), policy.dtype);
+  const tokens = g.input(SEQ.tokens, [rows, t], "int64");
+  const targets = g.input(SEQ.targets, [rows, t], "int64");
+  const mask = g.input(SEQ.mask, [rows, t], policy.dtype);
+  const hidden = gptHidden(g, c, p, tokens); // [B, T, D]
+  const tokenLogp = g.mul(tokenLogProbs(g, lmHead(g, p, hidden), targets), mask); // [B, T]
+  const nodes = { tokenLogp, seqLogp: g.reduceSum(tokenLogp, [1]), mask };
+  return options.valueHead ? { ...nodes, values: gptValues(g, p, hidden) } : nodes;
+}
+
+/** Feeds of {@link sequenceNodes} for prompt + response rows, packed to the policy's context. */
+export function sequenceFeeds(
+  policy: GptPolicy,
+  prompts: readonly ArrayLike<number>[],
+  responses: readonly ArrayLike<number>[],
+): Record<string, TensorData> {
+  const packed = packSequences({ prompts, responses }, { length: policy.context, pad: 0 });
+  return {
+    [SEQ.tokens]: packed.inputs,
+    [SEQ.targets]: packed.targets,
+    [SEQ.mask]: policy.dtype === "float64" ? Float64Array.from(packed.mask) : packed.mask,
+  };
+}
+
+/** A `[B, T]` float feed with per-response-token values placed where {@link packSequences} puts them. */
+export function tokenFeed(
+  policy: GptPolicy,
+  prompts: readonly ArrayLike<number>[],
+  perToken: readonly ArrayLike<number>[],
+): Float32Array | Float64Array {
+  const t = policy.context;
+  const out = policy.dtype === "float64"
+    ? new Float64Array(prompts.length * t)
+    : new Float32Array(prompts.length * t);
+  perToken.forEach((v, b) => {
+    const start = b * t + prompts[b]!.length - 1;
+    for (let i = 0; i < v.length; i++) out[start + i] = v[i]!;
+  });
+  return out;
+}
+
+/** Reads per-response-token values back out of a `[B, T]` array (the inverse of {@link tokenFeed}). */
+export function perTokenOf(
+  policy: GptPolicy,
+  prompts: readonly ArrayLike<number>[],
+  lengths: readonly number[],
+  flat: ArrayLike<number>,
+): Float64Array[] {
+  const t = policy.context;
+  return lengths.map((n, b) => {
+    const start = b * t + prompts[b]!.length - 1;
+    return Float64Array.from({ length: n }, (_, i) => Number(flat[start + i]!));
+  });
+}
+
+/** The model's parameters plus, optionally, a zero value head: a trainer's initial values. */
+export function initialParams(
+  policy: GptPolicy,
+  options: { valueHead?: boolean } = {},
+): Map<string, TensorData> {
+  const out = new Map<string, TensorData>();
+  for (const s of gptParams(policy.config, { valueHead: options.valueHead ?? false })) {
+    const v = policy.params.get(s.name);
+    const n = s.shape.reduce((a, d) => a * d, 1);
+    out.set(s.name, v ? v.slice() : policy.dtype === "float64" ? new Float64Array(n) : new Float32Array(n));
+  }
+  return out;
+}
+
+/** `n` training prompts drawn uniformly with replacement. */
+export function drawPrompts(env: TextEnv, n: number, rng: Rng): number[][] {
+  const p = env.trainPrompts;
+  if (p.length === 0) throw new RangeError("Text training: the environment has no training prompts");
+  return Array.from({ length: n }, () => [...p[rng.int(p.length)]!.ids]);
+}
+
+/** Sampling at temperature 1 with the environment's length limit and EOS. */
+export function sampleOptions(env: TextEnv, rng: Rng): SampleOptions {
+  return { rng, maxNewTokens: env.maxNewTokens, eos: env.tokenizer.special.eos };
+}
+
+/** The checkpoint of a GPT whose trainer holds `params`. */
+export function gptCheckpoint(
+  policy: GptPolicy,
+  params: ReadonlyMap<string, TensorData>,
+  step: number,
+  metrics: Readonly<Record<string, number>>,
+): TextCheckpoint {
+  // Copy: the trainer replaces its arrays on the next step, but a checkpoint must stay what it was.
+  const frozen = new Map([...params].map(([k, v]) => [k, v.slice()]));
+  return { step, policy: { model: policy.withParams(frozen) }, metrics };
+}
