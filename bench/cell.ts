@@ -41,7 +41,7 @@ import type { SentimentTask, TextTaskSpec } from "../tasks/sentiment.ts";
 import { isTextTask, loadSentimentTask, TEXT_TASKS } from "../tasks/sentiment.ts";
 import type { TextBaseline } from "./evaluate.ts";
 import { evaluateBandit, evaluateText, textBaseline } from "./evaluate.ts";
-import type { CellRecord, CheckpointRecord, FailureKind } from "./results.ts";
+import type { CellRecord, CheckpointRecord, CurvePoint, FailureKind } from "./results.ts";
 import { round6 } from "./results.ts";
 import type { Cell, DivergenceLimits } from "./suite.ts";
 
@@ -225,6 +225,8 @@ export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): 
       lastGoodCheckpoint: record.checkpoints.at(-1)?.step ?? null,
     };
   }
+  const curve = trainingCurve(record.checkpoints);
+  if (curve) record.curve = curve;
   record.wallSeconds = seconds();
   return record;
 }
@@ -376,6 +378,23 @@ async function runTextCell(cell: Cell, env: CellEnv, hooks: CellHooks): Promise<
       lastGoodCheckpoint: record.checkpoints.at(-1)?.step ?? null,
     };
   }
+  const curve = trainingCurve(record.checkpoints);
+  if (curve) record.curve = curve;
   record.wallSeconds = seconds();
   return record;
+}
+
+/**
+ * The training curve of a cell: at each checkpoint, the evaluator's reward and KL (`eval/reward`,
+ * `eval/kl`) beside the training metrics of that step. Absent for cells with fewer than two trained
+ * checkpoints (inference-time methods), whose curve would be a single point.
+ */
+export function trainingCurve(checkpoints: readonly CheckpointRecord[]): CurvePoint[] | null {
+  const trained = checkpoints.filter((ck) => ck.step > 0);
+  if (trained.length < 2) return null;
+  return trained.map((ck) => {
+    const metrics: Record<string, number> = { "eval/reward": ck.reward, "eval/kl": ck.kl };
+    for (const [k, v] of Object.entries(ck.metrics ?? {})) if (Number.isFinite(v)) metrics[k] = v;
+    return { step: ck.step, metrics };
+  });
 }

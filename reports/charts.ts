@@ -374,7 +374,11 @@ export function curveRows(r: Results, task: string): CurveRow[] {
       }
     }
   }
-  const metrics = [...new Set([...groups.values()].map((g) => g.metric))].sort().slice(0, MAX_CURVE_METRICS);
+  // The evaluator's metrics first (the same yardstick for every algorithm), then training metrics A–Z.
+  const rank = (m: string) => (m.startsWith("eval/") ? 0 : 1);
+  const metrics = [...new Set([...groups.values()].map((g) => g.metric))]
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, MAX_CURVE_METRICS);
   return [...groups.values()].filter((g) => metrics.includes(g.metric)).map((g) => ({
     series: g.series,
     knob: g.knob,
