@@ -217,18 +217,9 @@ export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): 
     if (record.checkpoints.length === 0) throw new Error(`${alg.name} yielded no checkpoint`);
   } catch (e) {
     if (e instanceof Interrupted || hooks.signal?.aborted) return null;
-    record.status = "failed";
-    record.error = e instanceof Error ? e.message : String(e);
-    record.failure = {
-      kind: e instanceof Divergence ? e.kind : "error",
-      step: e instanceof Divergence ? e.step : lastStep,
-      lastGoodCheckpoint: record.checkpoints.at(-1)?.step ?? null,
-    };
+    markFailed(record, e, lastStep);
   }
-  const curve = trainingCurve(record.checkpoints);
-  if (curve) record.curve = curve;
-  record.wallSeconds = seconds();
-  return record;
+  return finishRecord(record, seconds());
 }
 
 function fitProxy(env: CellEnv, task: BanditTask, seed: number, pairs: PreferencePairs): Promise<Proxy> {
@@ -370,17 +361,27 @@ async function runTextCell(cell: Cell, env: CellEnv, hooks: CellHooks): Promise<
     if (record.checkpoints.length === 0) throw new Error(`${alg.name} yielded no checkpoint`);
   } catch (e) {
     if (e instanceof Interrupted || hooks.signal?.aborted) return null;
-    record.status = "failed";
-    record.error = e instanceof Error ? e.message : String(e);
-    record.failure = {
-      kind: e instanceof Divergence ? e.kind : "error",
-      step: e instanceof Divergence ? e.step : lastStep,
-      lastGoodCheckpoint: record.checkpoints.at(-1)?.step ?? null,
-    };
+    markFailed(record, e, lastStep);
   }
+  return finishRecord(record, seconds());
+}
+
+/** Records why a cell stopped: the reason, the step and its last good checkpoint. */
+function markFailed(record: CellRecord, e: unknown, lastStep: number | null): void {
+  record.status = "failed";
+  record.error = e instanceof Error ? e.message : String(e);
+  record.failure = {
+    kind: e instanceof Divergence ? e.kind : "error",
+    step: e instanceof Divergence ? e.step : lastStep,
+    lastGoodCheckpoint: record.checkpoints.at(-1)?.step ?? null,
+  };
+}
+
+/** Adds the training curve and the wall time to a finished (or failed) cell's record. */
+function finishRecord(record: CellRecord, wallSeconds: number): CellRecord {
   const curve = trainingCurve(record.checkpoints);
   if (curve) record.curve = curve;
-  record.wallSeconds = seconds();
+  record.wallSeconds = wallSeconds;
   return record;
 }
 
