@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { CellRecord } from "./results.ts";
 import type { Bandit, OraclePoint } from "../envs/bandit.ts";
 import { betaGrid, oracleCurve, oracleRewardAtKl } from "../envs/bandit.ts";
 import type { Interval } from "./stats.ts";
@@ -38,6 +39,13 @@ export type SeedInterval = (
   values: readonly number[],
   key: readonly (string | number | boolean)[],
 ) => Interval;
+
+/** Every checkpoint of some cells as seed-point inputs (knob value, step, seed, KL, reward). */
+export function checkpointInputs(cells: readonly CellRecord[]): PointInput[] {
+  return cells.flatMap((c) =>
+    c.checkpoints.map((k) => ({ knob: c.knobValue, step: k.step, seed: c.seed, kl: k.kl, reward: k.reward }))
+  );
+}
 
 /** Per (knob, step), the IQM over seeds of KL and reward with their intervals, in input order. */
 export function seedPoints(inputs: readonly PointInput[], interval: SeedInterval): FrontierPoint[] {

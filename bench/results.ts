@@ -32,6 +32,7 @@ import type { BanditTask } from "../tasks/bandits.ts";
 import type { FrontierPoint, GapSummary } from "./frontier.ts";
 import {
   BANDIT_BUDGETS,
+  checkpointInputs,
   gapToOracle,
   oracleFrontier,
   paretoEnvelope,
@@ -377,15 +378,7 @@ export function aggregate(
     for (const series of [...new Set(ok.map((c) => c.series))]) {
       const mine = ok.filter((c) => c.series === series);
       const pts = seedPoints(
-        mine.flatMap((c) =>
-          c.checkpoints.map((k) => ({
-            knob: c.knobValue,
-            step: k.step,
-            seed: c.seed,
-            kl: k.kl,
-            reward: k.reward,
-          }))
-        ),
+        checkpointInputs(mine),
         (values, key) => seedInterval(values, "point", name, series, ...key),
       );
       // Win rate per (knob, step) over seeds; KL and its interval are the frontier point's.

@@ -10,7 +10,7 @@
  */
 import { Rng } from "../engine/rng.ts";
 import { TEXT_TASKS } from "../tasks/sentiment.ts";
-import { paretoEnvelope, rewardWithinBudget, seedPoints } from "./frontier.ts";
+import { checkpointInputs, paretoEnvelope, rewardWithinBudget, seedPoints } from "./frontier.ts";
 import type { CellRecord, Results } from "./results.ts";
 import { TEXT_BUDGETS } from "./results.ts";
 import { iqm, stratifiedBootstrap } from "./stats.ts";
@@ -49,15 +49,7 @@ export function addTextResults(r: Results, cells: readonly CellRecord[], stats: 
     for (const series of [...new Set(ok.map((c) => c.series))]) {
       const runs = ok.filter((c) => c.series === series);
       const pts = seedPoints(
-        runs.flatMap((c) =>
-          c.checkpoints.map((k) => ({
-            knob: c.knobValue,
-            step: k.step,
-            seed: c.seed,
-            kl: k.kl,
-            reward: k.reward,
-          }))
-        ),
+        checkpointInputs(runs),
         (values, key) => seedInterval(values, "point", name, series, ...key),
       );
       r.points[name]![series] = pts;

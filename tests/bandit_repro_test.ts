@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { RESULTS_SCHEMA } from "../bench/results.ts";
+import { strip } from "./_cli.ts";
 
 const SUITE = `
 name: repro
@@ -20,13 +21,6 @@ algorithms:
   best_of_n: { n: [1, 4], reward: proxy }
   reward_model: { steps: 20 }
 `;
-
-const WALL_CLOCK = new Set(["wallSeconds", "startedAt", "finishedAt"]);
-
-/** results.json without wall-clock fields, re-serialized in the same key order. */
-function strip(text: string): string {
-  return JSON.stringify(JSON.parse(text, (k, v) => (WALL_CLOCK.has(k) ? undefined : v)));
-}
 
 async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -4,6 +4,7 @@
  * and the resumed run ends with the same results as one that was never interrupted.
  */
 import assert from "node:assert/strict";
+import { spawnBench, strip } from "./_cli.ts";
 
 const SUITE = `
 name: interrupt
@@ -15,20 +16,6 @@ algorithms:
   ppo: { kl_coef: [0.1, 1], iterations: 6 }
 `;
 const TOTAL = 2 * (2 + 2);
-const CLI = new URL("../bench/cli.ts", import.meta.url).pathname;
-const WALL_CLOCK = new Set(["wallSeconds", "startedAt", "finishedAt"]);
-
-function strip(text: string): string {
-  return JSON.stringify(JSON.parse(text, (k, v) => (WALL_CLOCK.has(k) ? undefined : v)));
-}
-
-function spawnBench(args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
 
 async function finish(child: Deno.ChildProcess) {
   const out = await child.output();

@@ -5,6 +5,7 @@
  * cells that were not on record, and leaves no torn line behind.
  */
 import assert from "node:assert/strict";
+import { spawnBench, strip } from "./_cli.ts";
 
 // Slow cells last (suite order), so the last kill lands in a cell or the final writes, not after exit.
 const SUITE = `
@@ -19,20 +20,6 @@ algorithms:
   reward_model: { steps: 20 }
 `;
 const TOTAL = 2 * 2 * (2 + 2 + 4);
-const CLI = new URL("../bench/cli.ts", import.meta.url).pathname;
-const WALL_CLOCK = new Set(["wallSeconds", "startedAt", "finishedAt"]);
-
-function strip(text: string): string {
-  return JSON.stringify(JSON.parse(text, (k, v) => (WALL_CLOCK.has(k) ? undefined : v)));
-}
-
-function spawnBench(args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
 
 async function finish(child: Deno.ChildProcess) {
   const out = await child.output();

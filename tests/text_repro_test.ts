@@ -4,6 +4,7 @@
  * short resumes to the same results; checkpoints keep sample completions and text tasks are aggregated.
  */
 import assert from "node:assert/strict";
+import { strip } from "./_cli.ts";
 
 const SUITE = `
 name: text-repro
@@ -19,12 +20,6 @@ text_algorithms:
   grpo: { beta: 0.04, iterations: 2, prompts: 2, group_size: 4 }
   best_of_n: { n: [1, 4], reward: [gold, proxy] }
 `;
-
-const WALL_CLOCK = new Set(["wallSeconds", "startedAt", "finishedAt"]);
-
-function strip(text: string): string {
-  return JSON.stringify(JSON.parse(text, (k, v) => (WALL_CLOCK.has(k) ? undefined : v)));
-}
 
 async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
