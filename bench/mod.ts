@@ -40,7 +40,8 @@ export {
   evaluateText,
   textBaseline,
 } from "./evaluate.ts";
-export { addTextResults } from "./text_results.ts";
+export { aggregate, meanOverBudget } from "./aggregate.ts";
+export type { AggregateOptions, TextTaskInfo } from "./aggregate.ts";
 export * from "./frontier.ts";
 export * from "./results.ts";
 export * from "./stats.ts";

@@ -19,12 +19,12 @@ import type { EpChoice } from "../engine/runtime.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { buildReport } from "../reports/report.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
-import { isTextTask } from "../tasks/sentiment.ts";
+import { isTextTask, TEXT_TASKS } from "../tasks/sentiment.ts";
 import type { CellEnv, LoadedText, Proxy } from "./cell.ts";
 import { runCell } from "./cell.ts";
 import { Progress } from "./progress.ts";
 import type { CellRecord, Environment, Results } from "./results.ts";
-import { aggregate } from "./results.ts";
+import { aggregate } from "./aggregate.ts";
 import {
   appendRecord,
   canonicalJson,
@@ -38,7 +38,6 @@ import {
 } from "./store.ts";
 import type { Suite } from "./suite.ts";
 import { planCells } from "./suite.ts";
-import { addTextResults } from "./text_results.ts";
 import { checkOutputDir, ConfigError } from "./validate.ts";
 
 /** Options of {@link runSuite}. */
@@ -104,8 +103,8 @@ export interface Manifest {
   seeds: readonly number[];
   cells: number;
   startedAt: string;
-  /** When the run was resumed, and with what provider and versions. */
-  resumes: { at: string; environment: Environment }[];
+  /** When the run was resumed, with what provider and versions, and from which commit (dirty or not). */
+  resumes: { at: string; environment: Environment; gitCommit?: string | null; gitDirty?: boolean | null }[];
   finishedAt: string | null;
 }
 
@@ -173,7 +172,22 @@ export async function runSuite(
         }: results may differ from an uninterrupted run`,
       );
     }
-    manifest.resumes.push({ at: new Date().toISOString(), environment });
+    const git = await gitState();
+    if (git.commit !== manifest.gitCommit || git.dirty || manifest.gitDirty) {
+      log?.(
+        `warning: "${dir}" was started at commit ${manifest.gitCommit ?? "(none)"}${
+          manifest.gitDirty ? " (dirty)" : ""
+        }; resuming at ${git.commit ?? "(none)"}${
+          git.dirty ? " (dirty)" : ""
+        }: the code may differ between its cells`,
+      );
+    }
+    manifest.resumes.push({
+      at: new Date().toISOString(),
+      environment,
+      gitCommit: git.commit,
+      gitDirty: git.dirty,
+    });
     await removeStaleTemporaries(dir);
     // Drop a torn last line before appending, so the next record starts on a line of its own.
     if (torn) await writeAtomic(`${dir}/results.jsonl`, prior.map((r) => JSON.stringify(r) + "\n").join(""));
@@ -269,16 +283,11 @@ export async function runSuite(
   if (interrupted) throw new RunInterrupted(dir, done.size, cells.length);
 
   const finishedAt = new Date().toISOString();
-  // Bandit and text tasks are aggregated apart (text has no oracle); the cells stay in plan order.
-  const text = records.filter((c) => isTextTask(c.task));
   const results = aggregate(
     { suite: suite.name, configHash: hash, startedAt: manifest.startedAt, finishedAt, environment },
-    tasks,
-    records.filter((c) => !isTextTask(c.task)),
-    suite.stats,
+    records,
+    { bandits: tasks, text: TEXT_TASKS, stats: suite.stats },
   );
-  addTextResults(results, text, suite.stats);
-  results.cells = [...records];
   await writeAtomic(`${dir}/results.json`, JSON.stringify(results) + "\n");
   const reportPath = `${dir}/report.html`;
   manifest.finishedAt = finishedAt; // the report shows the manifest as it will be on disk

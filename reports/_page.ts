@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { BrowserScript } from "./assets.ts";
 import { browserScripts } from "./assets.ts";
 import type { Spec } from "./charts.ts";
 import { renderSvg } from "./render.ts";
@@ -83,11 +84,15 @@ const EMBED = `(function () {
  * Nothing may load from anywhere: no fetch, image, font or frame, from the network or from disk. Only
  * the page's own scripts run, each allowed by its SHA-256 hash, so that even a string that escaped
  * escaping could not run as a script (hashes also switch off inline event handlers). A report read
- * offline and one read online behave alike.
+ * offline and one read online behave alike. A published site's pages also load the shared browser
+ * builds from their own origin (`'self'`), and nothing else.
  */
-function csp(scripts: readonly string[]): string {
-  const hashes = scripts.map((s) => `'sha256-${createHash("sha256").update(s).digest("base64")}'`);
-  return `default-src 'none'; script-src ${hashes.join(" ") || "'none'"}; style-src 'unsafe-inline'; ` +
+function csp(scripts: readonly string[], self: boolean): string {
+  const sources = [
+    ...(self ? ["'self'"] : []),
+    ...scripts.map((s) => `'sha256-${createHash("sha256").update(s).digest("base64")}'`),
+  ];
+  return `default-src 'none'; script-src ${sources.join(" ") || "'none'"}; style-src 'unsafe-inline'; ` +
     "img-src data:; font-src data:; base-uri 'none'; form-action 'none'";
 }
 
@@ -118,30 +123,43 @@ export interface PageOptions {
   readonly title: string;
   /** The body (HTML, with every string from data already escaped). */
   readonly body: string;
-  /** Inline vega, vega-lite and vega-embed so the charts turn interactive (default true). */
+  /** Load vega, vega-lite and vega-embed so the charts turn interactive (default true). */
   readonly interactive?: boolean;
+  /**
+   * Where the page finds the browser builds, relative to itself (a published site's `../assets/`):
+   * the page then loads each from `<scriptBase><file>` ({@link scriptFile}) instead of inlining it, and
+   * its policy allows scripts from its own origin besides the hashed inline one. Default: inlined.
+   */
+  readonly scriptBase?: string;
 }
 
-/** A whole page: one file, no external resource. */
+/** The file name a browser build is shared under: `vega-6.4.0.min.js`. */
+export function scriptFile(s: BrowserScript): string {
+  return `${s.name}-${s.version}.min.js`;
+}
+
+/** A whole page: one file, no external resource (or, with `scriptBase`, the shared browser builds). */
 export async function page(opts: PageOptions): Promise<string> {
-  const scripts = opts.interactive === false ? [] : [
-    ...(await browserScripts()).map((s) =>
-      `/* ${s.name} ${s.version} (${s.license}), inlined from npm */\n${s.source}\n`
-    ),
-    EMBED,
-  ];
+  const builds = opts.interactive === false ? [] : await browserScripts();
+  const inline = opts.scriptBase === undefined
+    ? builds.map((s) => `/* ${s.name} ${s.version} (${s.license}), inlined from npm */\n${s.source}\n`)
+    : [];
+  const shared = opts.scriptBase === undefined
+    ? []
+    : builds.map((s) => `<script src="${escapeHtml(opts.scriptBase + scriptFile(s))}"></script>`);
+  const scripts = builds.length ? [...inline, EMBED] : [];
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp(scripts)}">
+<meta http-equiv="Content-Security-Policy" content="${csp(scripts, shared.length > 0)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(opts.title)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
 ${opts.body}
-${scripts.map((s) => `<script>${s}</script>`).join("\n")}
+${[...shared, ...scripts.map((s) => `<script>${s}</script>`)].join("\n")}
 </body>
 </html>
 `;

@@ -40,6 +40,8 @@ export interface ReportOptions {
   readonly indexHref?: string;
   /** Inline vega-embed for live charts (default true); without it the page is its pre-rendered SVGs. */
   readonly interactive?: boolean;
+  /** Load the browser builds from this folder instead of inlining them (see `PageOptions.scriptBase`). */
+  readonly scriptBase?: string;
 }
 
 /** Sample completions shown per task (the rest are in results.json). */
@@ -108,7 +110,7 @@ dotted ½ line a policy beats the reference more often than not.</p>\n${wins.joi
   for (const task of tasks) {
     // Single-context bandits (the IPO and OOD examples) are read through their action probabilities.
     const rows = r.tasks[task]!.contexts === 1 ? probRows(r, task) : [];
-    if (rows.length > 0) probs.push(await charts.figure(probSpec(task, rows)));
+    if (rows.length > 0) probs.push(await charts.figure(probSpec(task, rows)), collapseTable(r, task));
   }
   section(
     "action-probabilities",
@@ -161,7 +163,12 @@ with ${pct(r)} stratified-bootstrap intervals (${
 percentile bootstrap can only span the seeds' own values, so its intervals are narrow and cover less often than their
 nominal level (Agarwal et al., 2021): read them as a lower bound on the uncertainty.</p>
 ${sections.map((s) => s.html).join("\n")}`;
-  return page({ title, body, ...(opts.interactive === undefined ? {} : { interactive: opts.interactive }) });
+  return page({
+    title,
+    body,
+    ...(opts.interactive === undefined ? {} : { interactive: opts.interactive }),
+    ...(opts.scriptBase === undefined ? {} : { scriptBase: opts.scriptBase }),
+  });
 }
 
 /**
@@ -230,6 +237,43 @@ ${tables.join("\n")}`;
  * The completions of each series' final checkpoint, for the first prompts of each task: one
  * (series, knob value) row per prompt, from its lowest seed.
  */
+/** Below this final probability an action counts as dropped: the policy is close to deterministic. */
+export const COLLAPSED_BELOW = 1e-2;
+
+/**
+ * Whether each series keeps every action of a single-context task: the smallest final π(y) (IQM over
+ * seeds) at each knob value, and at how many of its knob values it fell below {@link COLLAPSED_BELOW}.
+ * A loss with a finite minimizer (IPO, and the oracle's π*_β) keeps every action at moderate knob
+ * values; one without (DPO on deterministic preferences) drives some action to 0 at every value.
+ */
+function collapseTable(r: Results, task: string): string {
+  const bySeries = Object.entries(r.actionProbs[task] ?? {});
+  if (bySeries.length === 0) return "";
+  const knobName = (series: string) =>
+    r.cells.find((c) => c.task === task && c.series === series)?.knob ?? "knob";
+  const rows = bySeries.map(([series, finals]) => {
+    const mins = finals.map((f) => ({ knob: f.knob, min: Math.min(...f.prob) }));
+    const collapsed = mins.filter((m) => m.min < COLLAPSED_BELOW).length;
+    const verdict = collapsed === mins.length
+      ? "deterministic at every value"
+      : collapsed === 0
+      ? "keeps every action"
+      : `deterministic at ${collapsed} of ${mins.length}`;
+    const values = mins.map((m) =>
+      `<span${m.min < COLLAPSED_BELOW ? ' class="down"' : ""}>${e(knobName(series))}=${e(m.knob)}: ${
+        e(m.min.toPrecision(2))
+      }</span>`
+    ).join(" · ");
+    return `<tr><td>${e(series)}</td><td class="l">${verdict}</td><td class="text">${values}</td></tr>`;
+  });
+  return `<table><caption>${
+    e(task)
+  }: does the final policy keep every action? The smallest final π(y) per knob value
+(IQM over seeds); below ${COLLAPSED_BELOW} (red) the policy is close to deterministic.</caption>
+<tr><th>series</th><th class="l">measured</th><th class="text">min<sub>y</sub> π(y) per knob value</th></tr>
+${rows.join("\n")}</table>`;
+}
+
 function samplesSection(r: Results, tasks: readonly string[]): string {
   const out: string[] = [];
   for (const task of tasks) {
@@ -363,7 +407,13 @@ function manifestSection(r: Results, m: ReportManifest, runId: string | undefine
     [
       "resumed",
       m.resumes?.length
-        ? m.resumes.map((x) => `${x.at} (${x.environment.executionProvider}, Deno ${x.environment.deno})`)
+        ? m.resumes.map((x) =>
+          `${x.at} (${x.environment.executionProvider}, Deno ${x.environment.deno}${
+            x.gitCommit === undefined
+              ? ""
+              : `, commit ${x.gitCommit ?? "none"}${x.gitDirty ? " (dirty)" : ""}`
+          })`
+        )
           .join("; ")
         : undefined,
     ],

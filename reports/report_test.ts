@@ -157,3 +157,18 @@ Deno.test("failed cells are listed with their kind, step and last good checkpoin
 function pageOnly(page: string): string {
   return page.replace(/<script>\/\* vega[\s\S]*?<\/script>/g, "");
 }
+
+Deno.test("single-context tasks say, per series, at which knob values the final policy dropped an action", async () => {
+  const r = structuredClone(results);
+  const task = Object.keys(r.actionProbs)[0]!;
+  const [a, b] = Object.keys(r.actionProbs[task]!);
+  const probs = (ps: number[][]) => ps.map((prob, i) => ({ knob: i, seeds: 3, prob, lo: prob, hi: prob }));
+  r.actionProbs[task]![a!] = probs([[0.995, 0.004, 0.001], [0.999, 0.0009, 0.0001]]);
+  r.actionProbs[task]![b!] = probs([[0.6, 0.3, 0.1], [0.98, 0.015, 0.005]]);
+  const page = await buildReport(r, manifest, { interactive: false });
+  const table = page.slice(page.indexOf(`${task}: does the final policy keep every action?`));
+  const row = (series: string) => table.slice(table.indexOf(`<tr><td>${series}</td>`)).split("</tr>")[0]!;
+  assert.match(row(a!), /deterministic at every value/);
+  assert.match(row(b!), /deterministic at 1 of 2/);
+  assert.match(row(b!), /=0: 0\.10<\/span> · <span class="down">\w+=1: 0\.0050<\/span>/);
+});

@@ -6,7 +6,7 @@
  */
 import type { Manifest } from "../bench/run.ts";
 import type { CellRecord, CheckpointRecord, Results } from "../bench/results.ts";
-import { aggregate } from "../bench/results.ts";
+import { aggregate } from "../bench/aggregate.ts";
 import type { Suite } from "../bench/suite.ts";
 import type { Bandit } from "../envs/bandit.ts";
 import { exactKl, expectedReward, makeBandit, refProbs, softmaxRows, winRateVsRef } from "../envs/bandit.ts";
@@ -144,9 +144,8 @@ export function fixtureResults(opts: { text?: boolean; shift?: number } = {}): R
         arch: "x86_64",
       },
     },
-    TASKS,
     fixtureCells(opts),
-    { resamples: 200, confidence: 0.95, seed: 0 },
+    { bandits: TASKS, stats: { resamples: 200, confidence: 0.95, seed: 0 } },
   );
 }
 

@@ -11,8 +11,9 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
+import { publishSite } from "../reports/publish.ts";
 import { buildReport } from "../reports/report.ts";
-import { EVIL, EVIL_IMG, fixtureManifest, fixtureResults, HOSTILE } from "./_report_fixture.ts";
+import { EVIL, EVIL_IMG, fixtureManifest, fixtureResults, HOSTILE, writeRun } from "./_report_fixture.ts";
 
 const CHROMIUM = Deno.env.get("PREFBENCH_CHROMIUM") ?? "/usr/bin/chromium";
 const found = await Deno.stat(CHROMIUM).then((s) => s.isFile, () => false);
@@ -157,6 +158,32 @@ Deno.test({
         assert.ok((await page.innerText("body")).includes(`completion ${EVIL} ${EVIL_IMG}`));
         await page.context().close();
       });
+
+      await t.step(
+        "a published page loads the shared scripts from the site's assets/ and renders every chart",
+        async () => {
+          await writeRun(`${dir}/runs`, "20260102-030405-c0ffee00", fixtureResults());
+          await publishSite(`${dir}/runs`, `${dir}/site`);
+          const pageUrl = new URL(`file://${dir}/site/20260102-030405-c0ffee00/index.html`).href;
+          const html = await Deno.readTextFile(new URL(pageUrl));
+          assert.ok(html.length < 400_000, `the page does not inline the scripts (${html.length} bytes)`);
+          const { page, seen } = await open(browser, pageUrl, true);
+          await page.waitForFunction(
+            `document.querySelectorAll("figure.chart.rendered, figure.chart.failed").length === ${figures}`,
+            undefined,
+            { timeout: 120_000 },
+          );
+          assert.equal(await count(page, "figure.chart.failed"), 0, seen.errors.join("\n"));
+          assert.equal(await count(page, "figure.chart.rendered > .live svg"), figures);
+          const assets = seen.requests.slice(1).map((u) => u.slice(u.lastIndexOf("/site/")));
+          assert.deepEqual(seen.requests[0], pageUrl);
+          assert.equal(assets.length, 3, seen.requests.join("\n"));
+          for (const a of assets) assert.match(a, /^\/site\/assets\/vega(-lite|-embed)?-[\d.]+\.min\.js$/);
+          assert.deepEqual(seen.errors, [], "no console error");
+          assert.deepEqual(seen.dialogs, [], "no script from data ran");
+          await page.context().close();
+        },
+      );
     } finally {
       await browser.close();
       await Deno.remove(dir, { recursive: true });

@@ -74,6 +74,13 @@ Deno.test("Ctrl-C saves the finished cells, says how to resume, exits 130, and t
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal((resumed.stderr.match(/^\[ *\d+\/\d+\]/gm) ?? []).length, TOTAL - saved);
     assert.equal(strip(await Deno.readTextFile(`${dir}/results.json`)), expected);
+    // The manifest records the resume: when, with what, and from which commit, dirty or not.
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+    assert.equal(manifest.resumes.length, 1);
+    const [resume] = manifest.resumes;
+    assert.equal(resume.gitCommit, manifest.gitCommit, "resumed from the commit it started at");
+    assert.equal(typeof resume.gitDirty, typeof manifest.gitDirty);
+    assert.equal(resume.environment.executionProvider, "cpu");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
