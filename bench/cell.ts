@@ -37,8 +37,8 @@ import type { BanditTask } from "../tasks/bandits.ts";
 import { taskPairs, taskPolicy, taskScorer } from "../tasks/bandits.ts";
 import type { TextPairs } from "../envs/text.ts";
 import { sampleTextPairs } from "../envs/text.ts";
-import type { SentimentTask, TextTaskSpec } from "../tasks/sentiment.ts";
-import { isTextTask, loadSentimentTask, TEXT_TASKS } from "../tasks/sentiment.ts";
+import type { TextTask, TextTaskSpec } from "../tasks/text_tasks.ts";
+import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { TextBaseline } from "./evaluate.ts";
 import { evaluateBandit, evaluateText, textBaseline } from "./evaluate.ts";
 import type { CellRecord, CheckpointRecord, CurvePoint, FailureKind } from "./results.ts";
@@ -69,7 +69,7 @@ export interface CellEnv {
 /** A text task ready for cells: its environment, π_ref's comparator rewards, pairs per seed. */
 export interface LoadedText {
   readonly spec: TextTaskSpec;
-  readonly env: SentimentTask;
+  readonly env: TextTask;
   readonly baseline: TextBaseline;
   readonly pairs: Map<number, Promise<TextPairs>>;
   /** Proxy reward models fit in this run, by seed (fitting is deterministic, so sharing is exact). */
@@ -248,7 +248,7 @@ export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
     const spec = TEXT_TASKS.get(name);
     if (!spec) throw new Error(`unknown text task "${name}"`);
     t = (async () => {
-      const task = await loadSentimentTask(env.rt, spec.config);
+      const task = await spec.load(env.rt);
       const baseline = await textBaseline(task, Rng.stream(0, "eval", name, "reference"));
       return { spec, env: task, baseline, pairs: new Map(), proxies: new Map() };
     })();

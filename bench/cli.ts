@@ -17,7 +17,7 @@ import { ALGORITHMS } from "../algorithms/registry.ts";
 import { EP_CHOICES, type EpChoice } from "../engine/runtime.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { displayPath, loadBanditTasks } from "../tasks/bandits.ts";
-import { TEXT_TASKS } from "../tasks/sentiment.ts";
+import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { RunOptions } from "./run.ts";
 import { configHash, readManifest, RunInterrupted, runSuite } from "./run.ts";
 import type { Suite, SuiteOverrides } from "./suite.ts";

@@ -19,7 +19,7 @@ import type { EpChoice } from "../engine/runtime.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { buildReport } from "../reports/report.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
-import { isTextTask, TEXT_TASKS } from "../tasks/sentiment.ts";
+import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { CellEnv, LoadedText, Proxy } from "./cell.ts";
 import { runCell } from "./cell.ts";
 import { Progress } from "./progress.ts";

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { isTextTask } from "../tasks/sentiment.ts";
+import { isTextTask } from "../tasks/text_tasks.ts";
 import { parse } from "yaml";
 import { allowed, checkValue, HParamError, parseHParams, unknownName } from "../algorithms/_hparams.ts";
 import { getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/registry.ts";

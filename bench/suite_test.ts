@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
 import { DPO_TEXT_DEFAULTS } from "../algorithms/dpo.ts";
-import { TEXT_TASKS } from "../tasks/sentiment.ts";
+import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { DEFAULT_SUITE } from "./cli.ts";
 import {
   DIVERGENCE_DEFAULTS,

@@ -8,3 +8,4 @@
 export * from "./bandits.ts";
 export * from "./sentiment.ts";
 export * from "./sentiment_corpus.ts";
+export * from "./text_tasks.ts";

@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Graph, type TensorData } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";
+import type { BuildOptions, TextTaskSpec } from "./text_tasks.ts";
 import type { Runtime } from "../engine/runtime.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { Prompt, TextEnv } from "../envs/text.ts";
@@ -127,15 +128,8 @@ export const SENTIMENT_SMALL: SentimentConfig = {
 const CLASSIFIER_BUILD = 1;
 const REFERENCE_BUILD = 1;
 
-/** Options of the builders. */
-export interface BuildOptions {
-  /** The cache folder (default: `cacheDir()`: `$PREFBENCH_CACHE` or `.cache/prefbench`). */
-  cacheDir?: string;
-  /** Progress and warnings, one line each (default: stderr); null silences them. */
-  log?: ((line: string) => void) | null;
-  /** What to do with a cache file that cannot be read: rebuild it with a warning (default), or throw. */
-  onCorrupt?: "rebuild" | "error";
-}
+/** Options of the builders (shared by every text task). */
+export type { BuildOptions } from "./text_tasks.ts";
 
 /** The task's tokenizer: the corpus vocabulary, word level. */
 export function sentimentTokenizer(): WordTokenizer {
@@ -603,32 +597,18 @@ function logger(options: BuildOptions): ((line: string) => void) | null {
 
 // --- the text tasks a suite can name -------------------------------------------------------------------
 
-/** A text task as suites name it: the sentiment config and how its preference pairs are drawn. */
-export interface TextTaskSpec {
-  readonly name: string;
-  readonly description: string;
-  readonly config: SentimentConfig;
-  /** Pairs per seed (prompts cycled) and the Bradley–Terry scale of their labels on the gold reward. */
-  readonly pairs: { readonly count: number; readonly scale: number };
-}
-
-/** The text tasks, by the names suites and `--tasks` use. */
-export const TEXT_TASKS: ReadonlyMap<string, TextTaskSpec> = new Map([
-  ["sentiment", {
+/** The sentiment tasks, as `tasks/text_tasks.ts` lists them. */
+export const SENTIMENT_TASKS: readonly TextTaskSpec[] = [
+  {
     name: "sentiment",
     description: "Complete review prefixes positively: gold reward a sentiment classifier's p(positive)",
-    config: SENTIMENT_DEFAULTS,
     pairs: { count: 4096, scale: 10 },
-  }],
-  ["sentiment.small", {
+    load: (rt, options) => loadSentimentTask(rt, SENTIMENT_DEFAULTS, options),
+  },
+  {
     name: "sentiment.small",
     description: "The sentiment task with a smaller classifier, π_ref and prompt sets (quick runs, tests)",
-    config: SENTIMENT_SMALL,
     pairs: { count: 4096, scale: 10 },
-  }],
-]);
-
-/** True when `name` is a text task. */
-export function isTextTask(name: string): boolean {
-  return TEXT_TASKS.has(name);
-}
+    load: (rt, options) => loadSentimentTask(rt, SENTIMENT_SMALL, options),
+  },
+];

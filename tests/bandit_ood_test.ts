@@ -8,7 +8,7 @@ import { dpo } from "../algorithms/dpo.ts";
 import { ppo } from "../algorithms/ppo.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { DEFAULT_SUITE } from "../bench/cli.ts";
-import { TEXT_TASKS } from "../tasks/sentiment.ts";
+import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { parseSuite } from "../bench/suite.ts";
 import { finalProbs, task, TASKS } from "./_bandit.ts";
 

@@ -7,7 +7,7 @@ import { ppo } from "../algorithms/ppo.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { exactKl, expectedReward, oraclePolicy, oracleRewardAtKl } from "../envs/bandit.ts";
 import { DEFAULT_SUITE } from "../bench/cli.ts";
-import { TEXT_TASKS } from "../tasks/sentiment.ts";
+import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { runSuite } from "../bench/run.ts";
 import { overrideSuite, parseSuite } from "../bench/suite.ts";
 import { finalProbs, task, TASKS } from "./_bandit.ts";

@@ -9,7 +9,7 @@ import { prepareRun } from "../bench/cli.ts";
 import { configHash, runSuite } from "../bench/run.ts";
 import { parseSuite } from "../bench/suite.ts";
 import { checkInput, ConfigError } from "../bench/validate.ts";
-import { TEXT_TASKS } from "../tasks/sentiment.ts";
+import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { TASKS } from "./_bandit.ts";
 
 const KNOWN_TASKS = [...TASKS.keys(), ...TEXT_TASKS.keys()].join(", ");

@@ -8,7 +8,7 @@ import type { CellEnv, LoadedText } from "../bench/cell.ts";
 import { runCell } from "../bench/cell.ts";
 import { parseSuite, planCells } from "../bench/suite.ts";
 import { Runtime } from "../engine/runtime.ts";
-import { TEXT_TASKS } from "../tasks/sentiment.ts";
+import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
 
