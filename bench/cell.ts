@@ -26,6 +26,7 @@ import type {
   HParams,
   PolicyAlgorithm,
   RewardSource,
+  TextCheckpoint,
   TextTrainContext,
   TrainContext,
 } from "../algorithms/types.ts";
@@ -38,6 +39,9 @@ import { taskPairs, taskPolicy, taskScorer } from "../tasks/bandits.ts";
 import type { TextPairs } from "../envs/text.ts";
 import { sampleTextPairs } from "../envs/text.ts";
 import type { TextTask, TextTaskSpec } from "../tasks/text_tasks.ts";
+import type { Judge } from "../models/judge.ts";
+import type { TemperatureWins } from "./winrates.ts";
+import { referenceCompletions, referenceSweep, temperatureSweep } from "./winrates.ts";
 import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { TextBaseline } from "./evaluate.ts";
 import { evaluateBandit, evaluateText, textBaseline } from "./evaluate.ts";
@@ -74,6 +78,12 @@ export interface LoadedText {
   readonly pairs: Map<number, Promise<TextPairs>>;
   /** Proxy reward models fit in this run, by seed (fitting is deterministic, so sharing is exact). */
   readonly proxies: Map<number, Promise<FittedTextScorer>>;
+  /** Tasks with a judge: π_ref's completions per temperature and its own sweep, drawn once. */
+  readonly judged: {
+    readonly judge: Judge;
+    readonly refs: Promise<Map<number, string[]>>;
+    readonly sweep: Promise<TemperatureWins[]>;
+  } | null;
 }
 
 /** What a caller may watch or stop while a cell runs. */
@@ -250,7 +260,12 @@ export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
     t = (async () => {
       const task = await spec.load(env.rt);
       const baseline = await textBaseline(task, Rng.stream(0, "eval", name, "reference"));
-      return { spec, env: task, baseline, pairs: new Map(), proxies: new Map() };
+      let judged: LoadedText["judged"] = null;
+      if (task.judge) {
+        const judge = task.judge, refs = referenceCompletions(task, name);
+        judged = { judge, refs, sweep: refs.then((r) => referenceSweep(task, judge, r, name)) };
+      }
+      return { spec, env: task, baseline, pairs: new Map(), proxies: new Map(), judged };
     })();
     texts.set(name, t);
   }
@@ -337,7 +352,9 @@ async function runTextCell(cell: Cell, env: CellEnv, hooks: CellHooks): Promise<
         hooks.onStep?.(step, metrics);
       },
     };
+    let last: TextCheckpoint | null = null;
     for await (const ck of alg.trainText(ctx, cell.hparams)) {
+      last = ck;
       const e = await evaluateText(task.env, ck, {
         rng: Rng.stream(cell.seed, "cell", cell.id, "eval", String(ck.step)),
         baseline: task.baseline,
@@ -354,11 +371,24 @@ async function runTextCell(cell: Cell, env: CellEnv, hooks: CellHooks): Promise<
         samples: e.samples,
       };
       if (e.proxyReward !== undefined) rec.proxyReward = e.proxyReward;
+      if (task.judged) rec.completions = e.completions;
       record.checkpoints.push(rec);
       hooks.onCheckpoint?.(rec);
       if (hooks.signal?.aborted) throw new Interrupted();
     }
-    if (record.checkpoints.length === 0) throw new Error(`${alg.name} yielded no checkpoint`);
+    if (record.checkpoints.length === 0 || !last) throw new Error(`${alg.name} yielded no checkpoint`);
+    if (task.judged) {
+      // The final policy's win rates against the references and π_ref at every temperature.
+      const j = task.judged;
+      record.temperatureWins = await temperatureSweep(
+        task.env,
+        j.judge,
+        last.policy,
+        await j.refs,
+        (purpose) => Rng.stream(cell.seed, "cell", cell.id, "win-rates", purpose),
+      );
+      record.referenceTemperatureWins = await j.sweep;
+    }
   } catch (e) {
     if (e instanceof Interrupted || hooks.signal?.aborted) return null;
     markFailed(record, e, lastStep);

@@ -51,6 +51,8 @@ export interface TextEvaluation {
   winRate: number;
   proxyReward?: number;
   samples: SampleRecord[];
+  /** The first completion (response text) of every held-out prompt, in prompt order. */
+  completions: string[];
 }
 
 /** π_ref's completions of the evaluation prompts and their gold rewards: the win-rate comparator. */
@@ -113,6 +115,9 @@ export async function evaluateText(
     reward: reward.mean,
     rewardStderr: Number.isFinite(reward.stderr) ? reward.stderr : 0,
     winRate: wins / gold.length,
+    completions: env.evalPrompts.map((_, i) =>
+      env.tokenizer.decode([...comp.responses[i * completionsPerPrompt(env)]!])
+    ),
     samples: env.evalPrompts.slice(0, KEPT_SAMPLES).map((prompt, i) => {
       const j = i * completionsPerPrompt(env); // the first completion of each of the first prompts
       const s: SampleRecord = {

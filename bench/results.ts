@@ -18,6 +18,8 @@
  * - 1.1: `status` is "ok" or "failed", with `failure` saying where; optional `TaskInfo.kind` and
  *   `TaskInfo.budgets`, `areas`, `winRates`, `winPoints`, `CheckpointRecord.samples`, `CellRecord.curve`
  *   and `CellRecord.referenceReward`.
+ * - 1.2: judged text tasks (summarization): `CheckpointRecord.completions`, `CellRecord.temperatureWins`
+ *   and `referenceTemperatureWins`, and the aggregates `temperatureWinRates`, `pairwise` and `judges`.
  *   The status rename is the one change that is not additive; it is a minor version all the same because
  *   the only test a 1.0 reader could make, `status === "ok"`, keeps its meaning, and {@link parseResults}
  *   reads a 1.0 "error" as "failed" with failure kind "error".
@@ -27,15 +29,16 @@
 import type { HParams } from "../algorithms/types.ts";
 import type { OraclePoint } from "../envs/bandit.ts";
 import type { FrontierPoint, GapSummary } from "./frontier.ts";
+import type { PairwiseWinRate, TemperatureWinRate, TemperatureWins } from "./winrates.ts";
 import { BANDIT_BUDGETS } from "./frontier.ts";
 import type { StatsSettings } from "./suite.ts";
 import { ConfigError } from "./validate.ts";
 
 /** The version of the results format this prefbench writes (see the module doc for the rule). */
-export const RESULTS_VERSION = { major: 1, minor: 1 } as const;
+export const RESULTS_VERSION = { major: 1, minor: 2 } as const;
 
 /** The schema tag of `results.json` this prefbench writes. */
-export const RESULTS_SCHEMA = "prefbench.results/1.1";
+export const RESULTS_SCHEMA = "prefbench.results/1.2";
 
 /**
  * KL budgets (nats) of text tasks: KL summed over a completion's tokens reaches nats to tens of nats.
@@ -95,6 +98,11 @@ export interface CheckpointRecord {
   probs?: number[][];
   /** (1.1) Completions sampled at this checkpoint (text tasks); reports show the last checkpoint's. */
   samples?: SampleRecord[];
+  /**
+   * (1.2) Judged text tasks: the first temperature-1 completion of every held-out prompt, in prompt
+   * order, kept so series can be judged against each other at matched KL after the run.
+   */
+  completions?: string[];
 }
 
 /** Why a cell stopped early. */
@@ -139,6 +147,10 @@ export interface CellRecord {
   curve?: CurvePoint[];
   /** Text tasks: π_ref's mean gold reward on the evaluation prompts (what KL 0 buys), from the same evaluator. */
   referenceReward?: number;
+  /** (1.2) Judged text tasks: the final checkpoint's win rates per temperature, per held-out prompt. */
+  temperatureWins?: TemperatureWins[];
+  /** (1.2) Judged text tasks: π_ref's own sweep against the reference texts (the same in every cell). */
+  referenceTemperatureWins?: TemperatureWins[];
   wallSeconds: number;
 }
 
@@ -279,6 +291,12 @@ export interface Results {
   winRates?: Record<string, Record<string, WinRateSummary[]>>;
   /** (1.1) Per task and series, the win rate against π_ref at every (knob value, checkpoint). */
   winPoints?: Record<string, Record<string, WinRatePoint[]>>;
+  /** (1.2) Judged text tasks: per series (and π_ref), win rates against references and π_ref per temperature. */
+  temperatureWinRates?: Record<string, Record<string, TemperatureWinRate[]>>;
+  /** (1.2) Judged text tasks: every pair of series judged against each other at matched KL. */
+  pairwise?: Record<string, PairwiseWinRate[]>;
+  /** (1.2) Judged text tasks: the judge's name. */
+  judges?: Record<string, string>;
 }
 
 /** What `aggregate` (bench/aggregate.ts) records besides the cells. */

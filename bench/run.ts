@@ -21,9 +21,11 @@ import { buildReport } from "../reports/report.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { CellEnv, LoadedText, Proxy } from "./cell.ts";
-import { runCell } from "./cell.ts";
+import { loadText, runCell } from "./cell.ts";
 import { Progress } from "./progress.ts";
 import type { CellRecord, Environment, Results } from "./results.ts";
+import { budgetsFor } from "./results.ts";
+import { pairwiseAtMatchedKl, temperatureWinRates } from "./winrates.ts";
 import { aggregate } from "./aggregate.ts";
 import {
   appendRecord,
@@ -36,7 +38,7 @@ import {
   sha256,
   writeAtomic,
 } from "./store.ts";
-import type { Suite } from "./suite.ts";
+import type { StatsSettings, Suite } from "./suite.ts";
 import { planCells } from "./suite.ts";
 import { checkOutputDir, ConfigError } from "./validate.ts";
 
@@ -288,6 +290,7 @@ export async function runSuite(
     records,
     { bandits: tasks, text: TEXT_TASKS, stats: suite.stats },
   );
+  await addJudgedWinRates(results, env, records, suite.stats);
   await writeAtomic(`${dir}/results.json`, JSON.stringify(results) + "\n");
   const reportPath = `${dir}/report.html`;
   manifest.finishedAt = finishedAt; // the report shows the manifest as it will be on disk
@@ -297,6 +300,33 @@ export async function runSuite(
   );
   await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Judged text tasks: win rates per temperature (from the cells' sweeps) and every pair of series judged
+ * at matched KL (from the completions the checkpoints kept), added to `results` in place.
+ */
+async function addJudgedWinRates(
+  results: Results,
+  env: CellEnv,
+  records: readonly CellRecord[],
+  stats: StatsSettings,
+): Promise<void> {
+  const judgedTasks = [...new Set(records.filter((c) => c.temperatureWins).map((c) => c.task))];
+  if (judgedTasks.length === 0) return;
+  results.temperatureWinRates = temperatureWinRates(records, stats);
+  results.pairwise = {};
+  results.judges = {};
+  for (const name of judgedTasks) {
+    const t = await loadText(env, name);
+    if (!t.judged) continue;
+    results.judges[name] = t.judged.judge.name;
+    results.pairwise[name] = await pairwiseAtMatchedKl(name, records, {
+      env: t.env,
+      judge: t.judged.judge,
+      budgets: results.tasks[name]?.budgets ?? budgetsFor("text"),
+    }, stats);
+  }
 }
 
 /** Reads and checks a run folder's manifest; errors name the folder and `--resume`. */

@@ -102,6 +102,43 @@ export function stratifiedBootstrap(
 }
 
 /**
+ * A two-level percentile bootstrap of the mean of grouped values (prompts within seeds): each resample
+ * draws as many groups as there are, with replacement, and within each drawn group as many values as it
+ * has, with replacement; the statistic is the mean of everything drawn. Both sources of variation — which
+ * seeds, which prompts — widen the interval, as a win rate's interval over prompts and seeds should.
+ *
+ * @example
+ * ```ts
+ * const ci = nestedBootstrapMean([[1, 0, 0.5], [1, 1, 0]], Rng.stream(0, "bootstrap", "wins"));
+ * ```
+ */
+export function nestedBootstrapMean(
+  groups: readonly (readonly number[])[],
+  rng: Rng,
+  opts: BootstrapOptions = {},
+): Interval & { readonly n: number } {
+  const { resamples, confidence } = checkOptions(opts);
+  if (groups.length === 0 || groups.some((g) => g.length === 0)) {
+    throw new RangeError("nestedBootstrapMean: every group needs at least one value");
+  }
+  const all = groups.flat();
+  const n = all.length;
+  const value = all.reduce((a, v) => a + v, 0) / n;
+  if (all.every((v) => Object.is(v, all[0]))) return { value, lo: value, hi: value, n };
+  const draws = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let sum = 0, count = 0;
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[rng.int(groups.length)]!;
+      for (let i = 0; i < g.length; i++) sum += g[rng.int(g.length)]!;
+      count += g.length;
+    }
+    draws[r] = sum / count;
+  }
+  return { value, ...percentileInterval(draws, confidence), n };
+}
+
+/**
  * P(X > Y) for one task: the probability that a run of X scores higher than a run of Y, ties counting
  * ½ (the Mann–Whitney U statistic divided by n·m).
  */

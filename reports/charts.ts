@@ -542,3 +542,205 @@ function envelope<T extends { kl: number }>(points: readonly T[], value: (p: T) 
   for (const p of sorted) if (out.length === 0 || value(p) > value(out[out.length - 1]!)) out.push(p);
   return out;
 }
+
+/** One row of a win-rate-vs-temperature chart. */
+export interface TemperatureRow {
+  /** An algorithm series, or "π_ref". */
+  series: string;
+  /** `series knob=value` (one line per knob value), or "π_ref". */
+  line: string;
+  /** "vs reference texts" or "vs π_ref". */
+  comparator: string;
+  temperature: number;
+  winRate: number;
+  winRateLo: number;
+  winRateHi: number;
+  n: number;
+  seeds: number;
+}
+
+/** Long-form rows of a judged task's win rates per temperature (empty when it has none). */
+export function temperatureRows(r: Results, task: string): TemperatureRow[] {
+  const rows: TemperatureRow[] = [];
+  for (const [series, rates] of Object.entries(r.temperatureWinRates?.[task] ?? {})) {
+    for (const w of rates) {
+      rows.push({
+        series,
+        line: w.knob === null
+          ? series
+          : `${series} ${r.cells.find((c) => c.series === series)?.knob ?? "knob"}=${w.knob}`,
+        comparator: w.vs === "reference" ? "vs reference texts" : "vs π_ref",
+        temperature: w.temperature,
+        winRate: w.winRate,
+        winRateLo: w.winRateCi[0],
+        winRateHi: w.winRateCi[1],
+        n: w.n,
+        seeds: w.seeds,
+      });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Win rate against the reference texts and against π_ref by sampling temperature, per series and knob
+ * value, with 95% intervals over seeds and prompts (the DPO paper's Figure 2, right), and ½.
+ */
+export function temperatureSpec(task: string, rows: readonly TemperatureRow[]): Spec {
+  const x = {
+    field: "temperature",
+    type: "quantitative",
+    title: "sampling temperature",
+    scale: { domain: [0, 1] },
+  };
+  const y = { field: "winRate", type: "quantitative", title: "win rate", scale: { domain: [0, 1] } };
+  const color = { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } };
+  const tooltip = [
+    { field: "line", type: "nominal", title: "series" },
+    { field: "comparator", type: "nominal" },
+    { field: "temperature", type: "quantitative" },
+    { field: "winRate", type: "quantitative", format: ".3f", title: "win rate" },
+    { field: "winRateLo", type: "quantitative", format: ".3f", title: "95% lo" },
+    { field: "winRateHi", type: "quantitative", format: ".3f", title: "95% hi" },
+    { field: "n", type: "quantitative", title: "judgements" },
+    { field: "seeds", type: "quantitative" },
+  ];
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: `${task}: win rate by temperature`,
+      subtitle: "judged pairwise, ties ½; 95% intervals over seeds and prompts",
+    },
+    data: { values: rows },
+    facet: {
+      column: { field: "comparator", type: "nominal", title: null, sort: ["vs reference texts", "vs π_ref"] },
+    },
+    spec: {
+      width: 300,
+      height: 220,
+      layer: [
+        {
+          data: { values: [{ half: 0.5 }] },
+          mark: { type: "rule", color: "#888", strokeDash: [4, 4] },
+          encoding: { y: { field: "half", type: "quantitative" } },
+        },
+        {
+          mark: { type: "rule", opacity: 0.5 },
+          encoding: {
+            x,
+            y: { ...y, field: "winRateLo" },
+            y2: { field: "winRateHi" },
+            color,
+            detail: { field: "line" },
+          },
+        },
+        {
+          mark: { type: "line", point: true, strokeWidth: 1.5 },
+          encoding: {
+            x,
+            y,
+            color,
+            detail: { field: "line", type: "nominal" },
+            strokeDash: { condition: { test: "datum.series === 'π_ref'", value: [5, 3] }, value: [1, 0] },
+            tooltip,
+          },
+        },
+      ],
+    },
+    resolve: { scale: { y: "shared" } },
+  };
+}
+
+/** One cell of a pairwise win-rate matrix: P(row series beats column series) at a matched KL. */
+export interface PairwiseRow {
+  kl: number;
+  row: string;
+  column: string;
+  winRate: number;
+  winRateLo: number;
+  winRateHi: number;
+  n: number;
+  /** The compared checkpoints' KLs (mean over seeds). */
+  klRow: number;
+  klColumn: number;
+}
+
+/** Long-form rows of a judged task's pairwise matrix: both orders of every pair (b over a is 1 − a over b). */
+export function pairwiseRows(r: Results, task: string): PairwiseRow[] {
+  return (r.pairwise?.[task] ?? []).flatMap((p) => [
+    {
+      kl: p.kl,
+      row: p.a,
+      column: p.b,
+      winRate: p.winRate,
+      winRateLo: p.winRateCi[0],
+      winRateHi: p.winRateCi[1],
+      n: p.n,
+      klRow: p.klA,
+      klColumn: p.klB,
+    },
+    {
+      kl: p.kl,
+      row: p.b,
+      column: p.a,
+      winRate: 1 - p.winRate,
+      winRateLo: 1 - p.winRateCi[1],
+      winRateHi: 1 - p.winRateCi[0],
+      n: p.n,
+      klRow: p.klB,
+      klColumn: p.klA,
+    },
+  ]);
+}
+
+/** The pairwise win-rate matrix at each matched KL budget: P(row beats column), with its value printed. */
+export function pairwiseSpec(task: string, rows: readonly PairwiseRow[]): Spec {
+  const order = [...new Set(rows.map((r) => r.row))];
+  const axis = (field: string, title: string) => ({ field, type: "nominal", title, sort: order });
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: `${task}: pairwise win rates at matched KL`,
+      subtitle: "P(row beats column), judged prompt by prompt; each seed's checkpoint nearest the budget",
+    },
+    data: { values: rows },
+    facet: { column: { field: "kl", type: "ordinal", title: "KL budget (nats)" } },
+    spec: {
+      width: { step: 44 },
+      height: { step: 28 },
+      layer: [
+        {
+          mark: { type: "rect" },
+          encoding: {
+            x: axis("column", "against"),
+            y: axis("row", "series"),
+            color: {
+              field: "winRate",
+              type: "quantitative",
+              title: "win rate",
+              scale: { domain: [0, 1], scheme: "redblue" },
+            },
+            tooltip: [
+              { field: "row", type: "nominal", title: "series" },
+              { field: "column", type: "nominal", title: "against" },
+              { field: "winRate", type: "quantitative", format: ".3f", title: "win rate" },
+              { field: "winRateLo", type: "quantitative", format: ".3f", title: "95% lo" },
+              { field: "winRateHi", type: "quantitative", format: ".3f", title: "95% hi" },
+              { field: "n", type: "quantitative", title: "judgements" },
+              { field: "klRow", type: "quantitative", format: ".2f", title: "KL (series)" },
+              { field: "klColumn", type: "quantitative", format: ".2f", title: "KL (against)" },
+            ],
+          },
+        },
+        {
+          mark: { type: "text", fontSize: 10 },
+          encoding: {
+            x: axis("column", "against"),
+            y: axis("row", "series"),
+            text: { field: "winRate", type: "quantitative", format: ".2f" },
+          },
+        },
+      ],
+    },
+  };
+}

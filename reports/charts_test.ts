@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { fixtureResults, HOSTILE, TINY } from "../tests/_report_fixture.ts";
 import { assertSnapshot } from "../tests/_snapshot.ts";
-import type { CompareRow, CurveRow, FrontierRow, ProbRow, WinRateRow } from "./charts.ts";
+import type {
+  CompareRow,
+  CurveRow,
+  FrontierRow,
+  PairwiseRow,
+  ProbRow,
+  TemperatureRow,
+  WinRateRow,
+} from "./charts.ts";
 import {
   compareRows,
   compareSpec,
@@ -9,8 +17,10 @@ import {
   curveSpec,
   frontierRows,
   frontierSpec,
+  pairwiseSpec,
   probRows,
   probSpec,
+  temperatureSpec,
   winRateRows,
   winRateSpec,
 } from "./charts.ts";
@@ -92,6 +102,54 @@ const COMPARE: CompareRow[] = [
   { run: "A", series: "dpo", kl: 0.5, reward: 0.4 },
   { run: "B", series: "dpo", kl: 0.5, reward: 0.6 },
 ];
+const TEMPERATURE: TemperatureRow[] = [0, 1].flatMap((temperature) => [
+  {
+    series: "dpo",
+    line: "dpo beta=0.1",
+    comparator: "vs reference texts",
+    temperature,
+    winRate: 0.4 + 0.1 * temperature,
+    winRateLo: 0.3,
+    winRateHi: 0.6,
+    n: 192,
+    seeds: 3,
+  },
+  {
+    series: "π_ref",
+    line: "π_ref",
+    comparator: "vs reference texts",
+    temperature,
+    winRate: 0.3,
+    winRateLo: 0.25,
+    winRateHi: 0.35,
+    n: 64,
+    seeds: 1,
+  },
+]);
+const PAIRWISE: PairwiseRow[] = [
+  {
+    kl: 2,
+    row: "dpo",
+    column: "ppo",
+    winRate: 0.4,
+    winRateLo: 0.3,
+    winRateHi: 0.5,
+    n: 192,
+    klRow: 1.9,
+    klColumn: 2.2,
+  },
+  {
+    kl: 2,
+    row: "ppo",
+    column: "dpo",
+    winRate: 0.6,
+    winRateLo: 0.5,
+    winRateHi: 0.7,
+    n: 192,
+    klRow: 2.2,
+    klColumn: 1.9,
+  },
+];
 
 Deno.test("every chart spec matches its snapshot", async (t) => {
   const specs = {
@@ -102,6 +160,8 @@ Deno.test("every chart spec matches its snapshot", async (t) => {
     winRate: winRateSpec("bandit.t", WINS),
     trainingCurves: curveSpec("text.t", CURVES),
     compare: compareSpec("bandit.t", COMPARE),
+    temperature: temperatureSpec("text.t", TEMPERATURE),
+    pairwise: pairwiseSpec("text.t", PAIRWISE),
   };
   for (const [name, spec] of Object.entries(specs)) {
     await t.step(name, async () => {
@@ -117,6 +177,8 @@ Deno.test("chart specs are pure: the same rows give the same spec, which carries
     [() => winRateSpec("t", WINS), WINS],
     [() => curveSpec("t", CURVES), CURVES],
     [() => compareSpec("t", COMPARE), COMPARE],
+    [() => temperatureSpec("t", TEMPERATURE), TEMPERATURE],
+    [() => pairwiseSpec("t", PAIRWISE), PAIRWISE],
   ];
   for (const [make, rows] of pairs) {
     assert.deepEqual(make(), make());
@@ -132,6 +194,8 @@ Deno.test("every chart spec compiles and renders to an SVG with marks", async ()
       winRateSpec("t", WINS),
       curveSpec("t", CURVES),
       compareSpec("t", COMPARE),
+      temperatureSpec("t", TEMPERATURE),
+      pairwiseSpec("t", PAIRWISE),
     ]
   ) {
     const svg = await renderSvg(spec);

@@ -18,8 +18,12 @@ import {
   curveSpec,
   frontierRows,
   frontierSpec,
+  pairwiseRows,
+  pairwiseSpec,
   probRows,
   probSpec,
+  temperatureRows,
+  temperatureSpec,
   winRateRows,
   winRateSpec,
 } from "./charts.ts";
@@ -103,6 +107,27 @@ ${frontiers.join("\n")}`
     wins.length
       ? `<p>Win rate of each checkpoint's policy against π_ref by the gold reward (ties count ½), against its KL: above the
 dotted ½ line a policy beats the reference more often than not.</p>\n${wins.join("\n")}`
+      : "",
+  );
+
+  const judged: string[] = [];
+  for (const task of tasks) {
+    const temps = temperatureRows(r, task), pairs = pairwiseRows(r, task);
+    if (temps.length === 0 && pairs.length === 0) continue;
+    judged.push(`<h3>${e(task)}</h3>\n<p class="meta">judge: ${e(r.judges?.[task] ?? "unknown")}</p>`);
+    if (temps.length > 0) judged.push(await charts.figure(temperatureSpec(task, temps)));
+    if (pairs.length > 0) judged.push(await charts.figure(pairwiseSpec(task, pairs)));
+  }
+  section(
+    "judged",
+    "Judged win rates",
+    judged.length
+      ? `<p>Tasks with a pairwise judge (summarization). First: each series' final policy sampled at temperatures 0 to 1,
+one completion per held-out prompt, judged against the task's reference text and against π_ref's completion at the same
+temperature (π_ref's own line: against the references); one line per knob value. Then: every pair of series at matched
+KL, each seed's checkpoint nearest the budget, judged prompt by prompt: P(row beats column). Ties count ½; intervals
+are ${pct(r)} two-level bootstraps over seeds and prompts, n the number of judgements (in the tooltips).</p>
+${judged.join("\n")}`
       : "",
   );
 

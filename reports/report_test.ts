@@ -18,16 +18,17 @@ Deno.test("the report has every section, in order, when the results carry what e
     "summary",
     "frontiers",
     "win-rates",
+    "judged",
     "action-probabilities",
     "training-curves",
     "samples",
     "improvement",
     "manifest",
   ]);
-  // One frontier and one win-rate chart per task, probabilities for the single-context task, and one
-  // training-curve chart per task.
-  assert.equal((html.match(/<figure class="chart"/g) ?? []).length, 2 + 2 + 1 + 2);
-  assert.equal((html.match(/<div class="static"><svg/g) ?? []).length, 7, "every chart is pre-rendered");
+  // One frontier and one win-rate chart per task, the judged task's temperature and pairwise charts,
+  // probabilities for the single-context task, and one training-curve chart per task.
+  assert.equal((html.match(/<figure class="chart"/g) ?? []).length, 2 + 2 + 2 + 1 + 2);
+  assert.equal((html.match(/<div class="static"><svg/g) ?? []).length, 9, "every chart is pre-rendered");
 });
 
 Deno.test("sections the results do not carry are left out: no samples or curves on bandit results, no failed cells", async () => {
@@ -103,7 +104,7 @@ Deno.test("every string from data, configs and model output is escaped; nothing 
   const specs = [
     ...html.matchAll(/<script type="application\/json" class="vega-lite-spec"[^>]*>(.*?)<\/script>/gs),
   ];
-  assert.equal(specs.length, 7);
+  assert.equal(specs.length, 9);
   const titles = specs.map((m) => JSON.parse(m[1]!).title.text);
   assert.ok(titles.includes(HOSTILE) && titles.includes(`${TINY}: win rate`));
 });
@@ -131,7 +132,7 @@ Deno.test("the manifest section shows provider, versions, commit with its dirty 
       "<dt>seeds</dt><dd>0, 1, 2</dd>",
       "<dt>GPU</dt><dd>none</dd>",
       "<dt>run</dt><dd>20260102-030405-c0ffee00</dd>",
-      "<dt>results schema</dt><dd>prefbench.results/1.1</dd>",
+      "<dt>results schema</dt><dd>prefbench.results/1.2</dd>",
     ]
   ) assert.ok(m.includes(s), s);
 });

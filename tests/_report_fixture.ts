@@ -127,7 +127,7 @@ export function fixtureCells(opts: { text?: boolean; shift?: number } = {}): Cel
 
 /** The fixture's aggregate. */
 export function fixtureResults(opts: { text?: boolean; shift?: number } = {}): Results {
-  return aggregate(
+  const r = aggregate(
     {
       suite: `suite ${EVIL}`,
       configHash: "c0ffee".padEnd(64, "0"),
@@ -147,6 +147,52 @@ export function fixtureResults(opts: { text?: boolean; shift?: number } = {}): R
     fixtureCells(opts),
     { bandits: TASKS, stats: { resamples: 200, confidence: 0.95, seed: 0 } },
   );
+  if (opts.text ?? true) addJudged(r);
+  return r;
+}
+
+/**
+ * Judged win rates on the hostile task, as a summarization task would have them: per temperature
+ * against references and π_ref (a line per knob value, and π_ref's), and dpo against ipo at two budgets.
+ */
+function addJudged(r: Results): void {
+  const temps = [0, 0.25, 0.5, 0.75, 1];
+  const rows = (knob: number | null, base: number) =>
+    temps.flatMap((temperature) =>
+      (["reference", "pi_ref"] as const).map((vs) => {
+        const w = base - 0.2 * temperature + (vs === "pi_ref" ? 0.15 : 0);
+        return {
+          knob,
+          vs,
+          temperature,
+          winRate: w,
+          winRateCi: [w - 0.05, w + 0.05] as [number, number],
+          n: 96,
+          seeds: 3,
+        };
+      })
+    );
+  r.temperatureWinRates = {
+    [HOSTILE]: {
+      "π_ref": rows(null, 0.35).filter((x) => x.vs === "reference"),
+      dpo: [...rows(0.1, 0.6), ...rows(1, 0.5)],
+      ipo: rows(0.3, 0.55),
+    },
+  };
+  r.pairwise = {
+    [HOSTILE]: [0.5, 1].map((kl) => ({
+      kl,
+      a: "dpo",
+      b: "ipo",
+      winRate: 0.6,
+      winRateCi: [0.5, 0.7] as [number, number],
+      n: 96,
+      seeds: 3,
+      klA: kl * 0.9,
+      klB: kl * 1.1,
+    })),
+  };
+  r.judges = { [HOSTILE]: `facts ${EVIL}` };
 }
 
 /** A manifest whose resolved config carries a script tag. */

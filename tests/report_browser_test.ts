@@ -88,7 +88,7 @@ Deno.test({
       const url = new URL(`file://${path}`).href;
       const figures = (await buildReport(fixtureResults(), fixtureManifest(), { interactive: false }))
         .match(/<figure class="chart"/g)!.length;
-      assert.equal(figures, 7);
+      assert.equal(figures, 9);
 
       await t.step(
         "with JavaScript, every chart is drawn live by vega-embed, from the page alone",
