@@ -1,11 +1,18 @@
 /**
  * Sampling shared by the online methods: contexts from p(x), actions from the current policy, and
- * shuffled minibatches — all from the cell's seeded streams.
+ * shuffled minibatches — all from the cell's seeded streams; on text, groups of completions of drawn
+ * prompts with their scores and log-probs.
  *
  * @module
  */
 import type { Rng } from "../engine/rng.ts";
 import type { Bandit } from "../envs/bandit.ts";
+import type { TextEnv } from "../envs/text.ts";
+import { completionTexts } from "../envs/text.ts";
+import type { TextScorer } from "../models/classifier.ts";
+import type { Completions, SequencePolicy } from "../models/sequence_policy.ts";
+import { responseLogProbs } from "../models/sequence_policy.ts";
+import { drawPrompts, sampleOptions } from "./_text.ts";
 
 /** Sampled (context, action) pairs. */
 export interface Samples {
@@ -55,4 +62,45 @@ export function normalize(v: readonly number[]): number[] {
   const mean = v.reduce((s, a) => s + a, 0) / v.length;
   const std = Math.sqrt(v.reduce((s, a) => s + (a - mean) ** 2, 0) / v.length);
   return v.map((a) => (a - mean) / (std + 1e-8));
+}
+
+/** A text rollout: completions in groups of consecutive rows, their scores and per-token log-probs. */
+export interface TextRollout {
+  readonly comp: Completions;
+  /** The training reward of each completion (prompt + response text). */
+  readonly scores: Float64Array;
+  /** Per-token log π_old(y_t|x, y_<t) under the sampling policy, as a training graph computes them. */
+  readonly old: Float64Array[];
+  /** Per-token log π_ref(y_t|x, y_<t). */
+  readonly ref: Float64Array[];
+}
+
+/**
+ * Draws `prompts` training prompts and samples `group` completions of each from `current` (rows
+ * p·group .. p·group + group − 1 share prompt p), then scores them with `scorer` and reads their
+ * per-token log-probs under `current` and π_ref.
+ */
+export async function rolloutText(
+  env: TextEnv,
+  current: SequencePolicy,
+  o: { scorer: TextScorer; prompts: number; group: number; rng: Rng },
+): Promise<TextRollout> {
+  const prompts = drawPrompts(env, o.prompts, o.rng).flatMap((p) => Array.from({ length: o.group }, () => p));
+  const comp = await current.sample(prompts, sampleOptions(env, o.rng));
+  const rows = { prompts: comp.prompts, responses: comp.responses };
+  return {
+    comp,
+    scores: await o.scorer.score(completionTexts(env.tokenizer, comp)),
+    old: await responseLogProbs(current, rows),
+    ref: await responseLogProbs(env.reference, rows),
+  };
+}
+
+/** Σ_t of per-token log-probs: the sequence log-prob log π(y|x) of each response. */
+export function sequenceSums(perToken: readonly ArrayLike<number>[]): Float64Array {
+  return Float64Array.from(perToken, (v) => {
+    let s = 0;
+    for (let i = 0; i < v.length; i++) s += v[i]!;
+    return s;
+  });
 }

@@ -10,16 +10,33 @@
  *
  *   L = E[max(−Â·ρ, −Â·clip(ρ, 1−ε, 1+ε)) + β·(π_ref/π − log(π_ref/π) − 1)],   ρ = π/π_old
  *
- * β is the knob. On one-token responses every loss-normalization variant (per sequence, per token,
- * Dr. GRPO's constant) coincides; `scale_rewards: false` is Dr. GRPO's unscaled advantage (Liu et al.,
- * 2025). The std is the unbiased sample std, as `torch.std` computes it in the reference implementations.
- * Note: k3 sampled on-policy has the gradient of KL(π_ref‖π), not KL(π‖π_ref), so GRPO's fixed point is
- * not the oracle π*_β even with the gold reward.
+ * β is the knob. The std is the unbiased sample std, as `torch.std` computes it in the reference
+ * implementations. Note: k3 sampled on-policy has the gradient of KL(π_ref‖π), not KL(π‖π_ref), so
+ * GRPO's fixed point is not the oracle π*_β even with the gold reward.
  *
  * On text (`trainText`) the group is G completions of one prompt; each completion's advantage is given
- * to all its tokens, the surrogate and k3 are per token (k3 against π_ref's next-token log-prob of the
- * sampled token), and the loss is the paper's: the mean over a completion's tokens, then over
- * completions (eq. 3's 1/|o_i| normalization).
+ * to all its tokens, and the surrogate and k3 are per token (k3 against π_ref's next-token log-prob of
+ * the sampled token). `loss_norm` says how the per-token losses l_{i,t} of a minibatch of B completions
+ * become its loss — the normalization variants the literature disagrees on:
+ *
+ * - `sequence` (default): the paper's (1/B)·Σ_i (1/|o_i|)·Σ_t l_{i,t} (eq. 3). A token of a short
+ *   completion weighs more than one of a long completion.
+ * - `token`: Σ_i Σ_t l_{i,t} / Σ_i |o_i|, every token of the minibatch alike: DAPO's "token-level policy
+ *   gradient loss" (Yu et al., 2025, arXiv:2503.14476, eq. 8 and §3.3), TRL's `bnpo` and `dapo`.
+ *   Deviation: eq. 8's batch is the rollout's G·prompts outputs; here it is the minibatch, because each
+ *   minibatch is its own optimizer step (TRL, too, normalizes per optimizer step).
+ * - `constant`: Σ_i Σ_t l_{i,t} / (B·L) with L the task's generation budget `maxNewTokens` (not the
+ *   packed row's capacity, which varies with the prompt's length): Dr. GRPO's unbiased form (Liu et al.,
+ *   2025, "Understanding R1-Zero-Like Training", arXiv:2503.20783, §3.2), whose code divides the token
+ *   sum by the generation budget, as TRL's `dr_grpo` divides by rows × `max_completion_length`.
+ *
+ * Dr. GRPO is two changes, and they are two knobs here: `loss_norm: constant` is only the normalizer,
+ * and `scale_rewards: false` is its unscaled advantage Â_i = r_i − mean(r_group). Dr. GRPO proper is
+ * both (`{ loss_norm: constant, scale_rewards: false }`); either alone is an ablation of it.
+ *
+ * A bandit response is one token (|o_i| = L = 1), so the three normalizers coincide there: each is the
+ * mean over the minibatch's samples. `train` still reduces through the chosen normalizer, over a
+ * `[B, 1]` view of the per-sample losses, so that this is checked rather than assumed.
  *
  * @module
  */
@@ -80,9 +97,20 @@ export type GrpoConfig = {
   anneal_lr: boolean;
   /** Surrogate clipping ε. */
   clip_coef: number;
-  /** Divide group-centred rewards by the group's std (false: Dr. GRPO). */
+  /** Divide group-centred rewards by the group's std (false: Dr. GRPO's advantage). */
   scale_rewards: boolean;
+  /**
+   * How per-token losses become the minibatch's loss: `sequence` (GRPO, eq. 3), `token` (DAPO) or
+   * `constant` (Dr. GRPO's normalizer; set `scale_rewards: false` too for Dr. GRPO). Text only in effect:
+   * on one-token bandit responses all three are the mean over samples.
+   */
+  loss_norm: LossNorm;
 };
+
+/** The loss normalizations, for validation. */
+export const LOSS_NORMS = ["sequence", "token", "constant"] as const;
+/** How a minibatch's per-token losses are reduced to its loss. */
+export type LossNorm = typeof LOSS_NORMS[number];
 
 /** Defaults: the paper's ε and G, with a budget sized for bandits. */
 export const GRPO_DEFAULTS: Readonly<GrpoConfig> = {
@@ -97,6 +125,7 @@ export const GRPO_DEFAULTS: Readonly<GrpoConfig> = {
   anneal_lr: true,
   clip_coef: 0.2,
   scale_rewards: true,
+  loss_norm: "sequence",
 };
 
 /** Defaults on text: 8 prompts × G = 8 completions per iteration, a budget for a small GPT. */
@@ -122,6 +151,7 @@ export const GRPO_HPARAMS: HParamSpecs<GrpoConfig> = {
   anneal_lr: { type: "boolean" },
   clip_coef: { type: "number", min: 0, minExclusive: true },
   scale_rewards: { type: "boolean" },
+  loss_norm: { type: "enum", values: LOSS_NORMS },
 };
 
 /** Group-relative advantages: each group of `g` consecutive rewards centred (and scaled) by its own stats. */
@@ -154,6 +184,40 @@ export function grpoLoss(
   return { loss: g.add(surrogate, g.mul(t.beta, kl)), ratio, kl };
 }
 
+/** Per-token losses of a minibatch of B responses, and what normalizing them needs. */
+export interface TokenLosses {
+  /** l_{i,t}, `[B, T]` (any value off the mask: it is masked out). */
+  readonly loss: Tensor;
+  /** 1 at response tokens, `[B, T]`. */
+  readonly mask: Tensor;
+  /** L: the most tokens a response may have (the generation budget). */
+  readonly maxLength: number;
+}
+
+/** GRPO (Shao et al., eq. 3): (1/B)·Σ_i (1/|o_i|)·Σ_t l_{i,t}; an empty response counts as length 1. */
+export function sequenceMean(g: Graph, t: TokenLosses): Tensor {
+  const lengths = g.maximum(g.reduceSum(t.mask, [1]), 1); // [B]
+  return g.mean(g.div(g.reduceSum(g.mul(t.loss, t.mask), [1]), lengths));
+}
+
+/** DAPO (Yu et al., eq. 8): Σ_i Σ_t l_{i,t} / Σ_i |o_i|, every token of the minibatch weighted alike. */
+export function tokenMean(g: Graph, t: TokenLosses): Tensor {
+  return g.div(g.sum(g.mul(t.loss, t.mask)), g.maximum(g.sum(t.mask), 1));
+}
+
+/** Dr. GRPO (Liu et al., §3.2): Σ_i Σ_t l_{i,t} / (B·L), a normalizer that depends on no length. */
+export function constantNorm(g: Graph, t: TokenLosses): Tensor {
+  const rows = t.mask.shape[0]!;
+  return g.div(g.sum(g.mul(t.loss, t.mask)), rows * t.maxLength);
+}
+
+/** The normalizer of each `loss_norm`. */
+export const LOSS_NORMALIZERS: Readonly<Record<LossNorm, (g: Graph, t: TokenLosses) => Tensor>> = {
+  sequence: sequenceMean,
+  token: tokenMean,
+  constant: constantNorm,
+};
+
 async function* train(ctx: TrainContext, c: GrpoConfig): AsyncGenerator<Checkpoint> {
   const { env, policy } = ctx;
   const k = env.actions, dtype = policy.dtype, n = c.prompts * c.group_size;
@@ -173,8 +237,10 @@ async function* train(ctx: TrainContext, c: GrpoConfig): AsyncGenerator<Checkpoi
   const adv = g.input("batch.adv", [mb], dtype);
   const beta = g.input("hp.beta", [], dtype);
   const eps = g.input("hp.clip_coef", [], dtype);
-  const out = grpoLoss(g, { logp: g.gather(logpFlat, idx), oldLogp, refLogp, adv, beta, eps });
-  const trainer = await Trainer.create(ctx.rt, g.mean(out.loss), policy.init(), {
+  const out = grpoLoss(g, { logp: g.gather(logpFlat, idx), oldLogp, refLogp, adv, beta, eps }); // [mb]
+  // A response is one token: the normalizer sees [mb, 1] losses, all on the mask, with L = 1.
+  const perToken = { loss: g.reshape(out.loss, [mb, 1]), mask: g.fill([mb, 1], 1, dtype), maxLength: 1 };
+  const trainer = await Trainer.create(ctx.rt, LOSS_NORMALIZERS[c.loss_norm](g, perToken), policy.init(), {
     metrics: {
       kl: g.mean(out.kl),
       ratio: g.mean(out.ratio),
@@ -232,9 +298,11 @@ async function* trainText(ctx: TextTrainContext, c: GrpoConfig): AsyncGenerator<
   const beta = g.input("hp.beta", [], dtype);
   const eps = g.input("hp.clip_coef", [], dtype);
   const out = grpoLoss(g, { logp: seq.tokenLogp, oldLogp, refLogp, adv, beta, eps }); // [mb, T]
-  const lengths = g.maximum(g.reduceSum(seq.mask, [1]), 1); // [mb]
-  const perCompletion = (x: Tensor) => g.mean(g.div(g.reduceSum(g.mul(x, seq.mask), [1]), lengths));
-  const trainer = await Trainer.create(ctx.rt, perCompletion(out.loss), initialParams(policy), {
+  const tokens = (x: Tensor) => ({ loss: x, mask: seq.mask, maxLength: env.maxNewTokens });
+  const loss = LOSS_NORMALIZERS[c.loss_norm](g, tokens(out.loss));
+  // Metrics stay per completion whatever the loss's normalization, so runs compare on one scale.
+  const perCompletion = (x: Tensor) => sequenceMean(g, tokens(x));
+  const trainer = await Trainer.create(ctx.rt, loss, initialParams(policy), {
     adamw: { clipNorm: 1 },
     metrics: {
       kl: perCompletion(out.kl),

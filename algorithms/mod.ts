@@ -1,7 +1,9 @@
 /**
- * Algorithm plugins and their registry: dpo, ipo, ppo, grpo, best_of_n and the reward_model behind
- * proxy rewards. Each plugin declares its hyperparameters (defaults, allowed ranges), its frontier knob,
- * a `train` that yields checkpoints on bandits and a `trainText` (with `textDefaults`) on text tasks.
+ * Algorithm plugins and their registry: dpo (with its cDPO, robust, hinge and length-normalized
+ * losses), ipo, simpo, kto, ppo, ppo_adaptive (PPO with the adaptive KL controller, knob target_kl),
+ * grpo (with its loss normalizations), rloo, online_dpo, best_of_n, and the reward_model behind proxy
+ * rewards. Each plugin declares its hyperparameters (defaults, allowed ranges), its frontier knob, a
+ * `train` that yields checkpoints on bandits and a `trainText` (with `textDefaults`) on text tasks.
  *
  * @module
  */
@@ -22,9 +24,13 @@ export type {
 export { ALGORITHMS, getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "./registry.ts";
 export { allowed, HParamError, parseHParams } from "./_hparams.ts";
 export type { HParamSpec, HParamSpecs, HParamValue } from "./_hparams.ts";
-export { dpo, dpoLoss } from "./dpo.ts";
+export { dpo, dpoLoss, hingeDpoLoss, robustDpoLoss } from "./dpo.ts";
+export { simpo, simpoLoss } from "./simpo.ts";
+export { kto, ktoLoss, ktoReferencePoint } from "./kto.ts";
+export { looAdvantages, rloo, rlooLoss } from "./rloo.ts";
+export { labelByReward, onlineDpo, onlineDpoLoss } from "./online_dpo.ts";
 export { ipo, ipoLoss } from "./ipo.ts";
-export { adaptiveKlCoef, clippedSurrogate, gae, ppo, valueLoss } from "./ppo.ts";
+export { adaptiveKlCoef, clippedSurrogate, gae, ppo, ppoAdaptive, valueLoss } from "./ppo.ts";
 export { groupAdvantages, grpo, grpoLoss, k3 } from "./grpo.ts";
 export { bestOfN, bestOfNKlBound, bestOfNPolicy, empiricalBestOfNKl } from "./best_of_n.ts";
 export { bradleyTerryLoss, rewardModel } from "./reward_model.ts";

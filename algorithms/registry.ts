@@ -8,12 +8,28 @@ import { bestOfN } from "./best_of_n.ts";
 import { dpo } from "./dpo.ts";
 import { grpo } from "./grpo.ts";
 import { ipo } from "./ipo.ts";
-import { ppo } from "./ppo.ts";
+import { kto } from "./kto.ts";
+import { onlineDpo } from "./online_dpo.ts";
+import { ppo, ppoAdaptive } from "./ppo.ts";
 import { rewardModel } from "./reward_model.ts";
+import { rloo } from "./rloo.ts";
+import { simpo } from "./simpo.ts";
 import type { Algorithm, PolicyAlgorithm } from "./types.ts";
 
 /** Every algorithm plugin, in the order reports list them. */
-export const ALGORITHMS: readonly Algorithm[] = [dpo, ipo, ppo, grpo, bestOfN, rewardModel] as const;
+export const ALGORITHMS: readonly Algorithm[] = [
+  dpo,
+  ipo,
+  simpo,
+  kto,
+  ppo,
+  ppoAdaptive,
+  grpo,
+  rloo,
+  onlineDpo,
+  bestOfN,
+  rewardModel,
+] as const;
 
 /** Checks that names are unique; returns a lookup by name. */
 export function indexAlgorithms(list: readonly Algorithm[]): ReadonlyMap<string, Algorithm> {

@@ -16,7 +16,7 @@ Deno.test("the registry rejects duplicate names and lists known names in errors"
   assert.throws(() => indexAlgorithms([dpo, dpo]), /Duplicate algorithm name "dpo"/);
   assert.throws(
     () => getAlgorithm("dpp"),
-    /unknown algorithm "dpp" \(known: dpo, ipo, ppo, grpo, best_of_n, reward_model\)/,
+    /unknown algorithm "dpp" \(known: dpo, ipo, simpo, kto, ppo, ppo_adaptive, grpo, rloo, online_dpo, best_of_n, reward_model\)/,
   );
 });
 

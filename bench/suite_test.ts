@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
+import { ALGORITHMS, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/registry.ts";
 import { DPO_TEXT_DEFAULTS } from "../algorithms/dpo.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { DEFAULT_SUITE } from "./cli.ts";
@@ -32,14 +32,36 @@ Deno.test("the default suite: every policy algorithm, ≥ 6 knob values each, 3 
   const cells = planCells(s);
   assert.equal(new Set(cells.map((c) => c.id)).size, cells.length, "cell ids are unique");
   const text = cells.filter((c) => c.task === "sentiment.small");
-  assert.equal(cells.length - text.length, 4 * (6 + 6 + 6 + 6 + 6 * 2) * 3);
-  // On text, every policy algorithm runs from its text defaults with the suite's text_algorithms values.
+  // Every knob sweeps 6 values; best-of-n also sweeps its reward (gold, proxy).
+  const policies = ALGORITHMS.filter(isPolicyAlgorithm).length;
+  assert.equal(cells.length - text.length, 4 * (6 * (policies - 1) + 6 * 2) * 3);
+  // On text, the five core algorithms run from their text defaults with the suite's text_algorithms values.
   assert.deepEqual(
     [...new Set(text.map((c) => c.algorithm))].sort(),
-    ALGORITHMS.filter(isPolicyAlgorithm).map((a) => a.name).sort(),
+    ["best_of_n", "dpo", "grpo", "ipo", "ppo"],
   );
   const dpo = text.find((c) => c.algorithm === "dpo")!;
   assert.equal(dpo.hparams.lr, DPO_TEXT_DEFAULTS.lr);
+});
+
+Deno.test("tasks/variants.yaml: every policy algorithm of the registry, on the bandits and on text", async () => {
+  const url = new URL("../tasks/variants.yaml", import.meta.url);
+  const s = parseSuite(await Deno.readTextFile(url), "tasks/variants.yaml", [...TASKS, ...TEXT_TASKS.keys()]);
+  const cells = planCells(s);
+  for (const alg of ALGORITHMS.filter(isPolicyAlgorithm)) {
+    for (const task of [...TASKS, "sentiment.small"]) {
+      assert.ok(cells.some((c) => c.algorithm === alg.name && c.task === task), `${alg.name} on ${task}`);
+    }
+  }
+  // DPO's loss variants are series of their own.
+  assert.deepEqual(
+    [
+      ...new Set(
+        cells.filter((c) => c.algorithm === "dpo" && c.task !== "sentiment.small").map((c) => c.series),
+      ),
+    ],
+    ["dpo loss=sigmoid", "dpo loss=hinge"],
+  );
 });
 
 Deno.test("tasks/sentiment.yaml: five algorithms, ≥ 4 knob values for DPO, IPO and PPO, 3 seeds", async () => {
@@ -58,7 +80,7 @@ Deno.test("suite errors name the file, the field, the value and what is allowed"
     [
       "tasks: [bandit.ood]\nalgorithms: { dpp: {} }",
       "algorithms.dpp",
-      'Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: dpo, ipo, ppo, grpo, best_of_n, reward_model)',
+      `Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: ${knownAlgorithms()})`,
     ],
     [
       "tasks: [bandit.ood]\nalgorithms: { dpo: { beta: [0.1, -1] } }",

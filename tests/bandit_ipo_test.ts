@@ -9,7 +9,10 @@ import { Runtime } from "../engine/runtime.ts";
 import { softmaxRows } from "../envs/bandit.ts";
 import { DEFAULT_SUITE } from "../bench/cli.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
-import { parseSuite } from "../bench/suite.ts";
+import { overrideSuite, parseSuite } from "../bench/suite.ts";
+import { runSuite } from "../bench/run.ts";
+import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
+import { COLLAPSED_BELOW } from "../reports/report.ts";
 import { finalProbs, task, TASKS } from "./_bandit.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
@@ -110,5 +113,36 @@ Deno.test("ipo-single-pair: DPO's π(b) falls below 1e-3 for every β of the def
       });
       assert.ok(p[1]! < 1e-3, `β=${beta}: π(b) = ${p[1]}`);
     });
+  }
+});
+
+Deno.test("ipo-total-order, every method of tasks/variants.yaml: the report measures which keep every action and which go deterministic", async () => {
+  const text = await Deno.readTextFile(new URL("../tasks/variants.yaml", import.meta.url));
+  const known = [...TASKS.keys(), ...TEXT_TASKS.keys()];
+  const variants = overrideSuite(parseSuite(text, "tasks/variants.yaml", known), {
+    tasks: ["bandit.ipo-total-order"],
+    seeds: [0],
+  }, known);
+  const out = await Deno.makeTempDir({ prefix: "prefbench-collapse-" });
+  try {
+    const run = await runSuite(variants, TASKS, { out, log: null });
+    const probs = run.results.actionProbs["bandit.ipo-total-order"]!;
+    // Every policy algorithm is measured, the DPO loss variants as series of their own.
+    for (const a of ALGORITHMS.filter(isPolicyAlgorithm)) {
+      assert.ok(
+        Object.keys(probs).some((s) => s.split(" ")[0] === a.name),
+        `${a.name} has final probabilities`,
+      );
+    }
+    const minAt = (series: string) => probs[series]!.map((p) => Math.min(...p.prob));
+    // Measured, and what the losses predict: DPO has no finite minimizer on deterministic preferences,
+    // so it drops an action at every β; IPO's minimizer keeps every action once τ is moderate.
+    assert.ok(minAt("dpo loss=sigmoid").every((m) => m < COLLAPSED_BELOW), `${minAt("dpo loss=sigmoid")}`);
+    assert.ok(minAt("ipo").filter((m) => m >= COLLAPSED_BELOW).length >= 3, `${minAt("ipo")}`);
+    const html = await Deno.readTextFile(run.reportPath);
+    assert.ok(html.includes("bandit.ipo-total-order: does the final policy keep every action?"));
+    for (const series of Object.keys(probs)) assert.ok(html.includes(`<tr><td>${series}</td>`), series);
+  } finally {
+    await Deno.remove(out, { recursive: true });
   }
 });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ppo } from "../algorithms/ppo.ts";
 import { Runtime } from "../engine/runtime.ts";
-import { exactKl, expectedReward, oraclePolicy, oracleRewardAtKl } from "../envs/bandit.ts";
+import { exactKl, expectedReward, oraclePolicy, oracleRewardAtKl, refProbs } from "../envs/bandit.ts";
 import { DEFAULT_SUITE } from "../bench/cli.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { runSuite } from "../bench/run.ts";
@@ -62,5 +62,15 @@ Deno.test("random (and every bandit task): no algorithm's checkpoint has KL < 0 
     }
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("random (Bradley–Terry feedback): every policy algorithm of the registry, at its defaults, improves expected gold reward over π_ref", async (t) => {
+  const ref = expectedReward(b, refProbs(b));
+  for (const alg of ALGORITHMS.filter(isPolicyAlgorithm)) {
+    await t.step(alg.name, async () => {
+      const r = expectedReward(b, await finalProbs(rt, alg, random, {}));
+      assert.ok(r > ref + 0.1, `${alg.name}: ${r} vs π_ref ${ref}`);
+    });
   }
 });

@@ -5,6 +5,7 @@
  * being resumed is unchanged.
  */
 import assert from "node:assert/strict";
+import { ALGORITHMS, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/registry.ts";
 import { prepareRun } from "../bench/cli.ts";
 import { configHash, runSuite } from "../bench/run.ts";
 import { parseSuite } from "../bench/suite.ts";
@@ -71,7 +72,7 @@ const CASES: Case[] = [
     "an unknown algorithm, with the known names",
     "tasks: [bandit.ood]\nalgorithms: { dpp: { beta: 0.1 } }\n",
     "algorithms.dpp",
-    'unknown algorithm "dpp" (known: dpo, ipo, ppo, grpo, best_of_n, reward_model)',
+    `unknown algorithm "dpp" (known: ${knownAlgorithms()})`,
   ),
   suiteCase(
     "an out-of-range hyperparameter",
@@ -207,7 +208,9 @@ const CASES: Case[] = [
     field: "--algorithms",
     message: () =>
       'Cannot parse the command line: --algorithms: "reward_model" fits the proxy reward and traces no frontier; ' +
-      "run a policy algorithm with reward: proxy (known: dpo, ipo, ppo, grpo, best_of_n)",
+      `run a policy algorithm with reward: proxy (known: ${
+        ALGORITHMS.filter(isPolicyAlgorithm).map((a) => a.name).join(", ")
+      })`,
   },
   {
     name: "resuming a folder that does not exist",

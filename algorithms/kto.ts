@@ -1,0 +1,244 @@
+/**
+ * KTO: Kahneman–Tversky Optimization (Ethayarajh et al., 2024, arXiv:2402.01306), eq. 8 with the
+ * reference point of §4.2. It learns from unpaired feedback, a response judged desirable or undesirable;
+ * here each preference pair gives both: y_w is a desirable example and y_l an undesirable one.
+ *
+ *   r_θ(x, y) = log π(y|x)/π_ref(y|x)
+ *   z0 = max(0, mean over mismatched (x_i, y') of r_θ(x_i, y'))      (a biased KL(π‖π_ref) estimate)
+ *   L = λ_D·(1 − σ(β·(r_θ(x, y_w) − z0)))  for desirable,
+ *       λ_U·(1 − σ(β·(z0 − r_θ(x, y_l))))  for undesirable,  averaged over all 2B examples.
+ *
+ * The mismatched responses y' of pair i are pair (i+1)'s chosen and rejected responses, read under
+ * pair i's prompt: the dataset is shifted by one once, before training, as TRL builds its KL dataset,
+ * so π_ref's log-probs of them are computed once too. On a bandit (x_i, y') is a table entry of another
+ * pair's action in this pair's context, well defined even with a single context; with a single pair
+ * the "mismatched" responses are the pair's own.
+ *
+ * Choices flagged:
+ * - z0 is computed in the graph from the current parameters (the same forward pass as the loss) and
+ *   wrapped in `stopGradient`: its value moves with π every step, but no gradient flows through it, as
+ *   the paper prescribes (and TRL does with `.detach()`).
+ * - z0 is the mean over the step's batch (the whole dataset with `batch_size` 0), not over a larger
+ *   window; the paper's microbatch estimate is the same statistic.
+ * - On text a mismatched response that does not fit after the other prompt within the policy's context
+ *   is cut to fit (TRL truncates to its `max_length` likewise); the KL estimate then reads a prefix.
+ *
+ * β is the frontier knob: as in DPO it scales the implicit reward, and a larger β saturates σ closer to
+ * π_ref. λ_D, λ_U weigh the two kinds of example (the paper's λ_D·n_D / (λ_U·n_U) ∈ [1, 4/3]; with one of
+ * each per pair, λ_D = λ_U = 1 is in range).
+ *
+ * @module
+ */
+import type { DType, Tensor } from "../engine/graph.ts";
+import { Graph } from "../engine/graph.ts";
+import { Trainer } from "../engine/trainer.ts";
+import type { HParamSpecs } from "./_hparams.ts";
+import { batchSize, flatPairs, responseLogProbSums, scalarFeeds, stepLoop } from "./_pairwise.ts";
+import { compileLogProbs, expTable, indices, vector } from "./_policy.ts";
+import { gptCheckpoint, initialParams, sequenceFeeds, sequenceNodes } from "./_text.ts";
+import type { PolicyAlgorithm, TextTrainContext, TrainContext } from "./types.ts";
+
+/** KTO hyperparameters (snake_case, as in suite files). */
+export type KtoConfig = {
+  /** Inverse temperature β > 0 of the implicit reward β·(r_θ − z0): the frontier knob. */
+  beta: number;
+  /** Weight λ_D ≥ 0 of the desirable examples' losses. */
+  desirable_weight: number;
+  /** Weight λ_U ≥ 0 of the undesirable examples' losses. */
+  undesirable_weight: number;
+  /** AdamW steps over the dataset. */
+  steps: number;
+  /** Peak AdamW learning rate. */
+  lr: number;
+  /** Decay the learning rate linearly to 0 over training. */
+  anneal_lr: boolean;
+  /** Pairs per step (each gives a desirable and an undesirable example); 0 means the whole dataset. */
+  batch_size: number;
+};
+
+/** Defaults: the paper's β = 0.1 and equal weights; full-batch steps on the (small) bandit datasets. */
+export const KTO_DEFAULTS: Readonly<KtoConfig> = {
+  beta: 0.1,
+  desirable_weight: 1,
+  undesirable_weight: 1,
+  steps: 300,
+  lr: 0.1,
+  anneal_lr: true,
+  batch_size: 0,
+};
+
+/** Allowed values of every KTO hyperparameter. */
+export const KTO_HPARAMS: HParamSpecs<KtoConfig> = {
+  beta: { type: "number", min: 0, minExclusive: true },
+  desirable_weight: { type: "number", min: 0 },
+  undesirable_weight: { type: "number", min: 0 },
+  steps: { type: "integer", min: 1 },
+  lr: { type: "number", min: 0, minExclusive: true },
+  anneal_lr: { type: "boolean" },
+  batch_size: { type: "integer", min: 0 },
+};
+
+/** Defaults on text: minibatches of pairs for a GPT, a small learning rate, a few epochs. */
+export const KTO_TEXT_DEFAULTS: Readonly<KtoConfig> = {
+  ...KTO_DEFAULTS,
+  steps: 400,
+  lr: 1e-3,
+  batch_size: 32,
+};
+
+/** The reference point z0 = max(0, mean r_θ) over mismatched examples `[M]`, as a constant (§4.2). */
+export function ktoReferencePoint(g: Graph, mismatched: Tensor): Tensor {
+  return g.stopGradient(g.maximum(g.mean(mismatched), 0)); // []
+}
+
+/** KTO's scalar hyperparameters as graph inputs. */
+export interface KtoInputs {
+  readonly beta: Tensor;
+  readonly desirable_weight: Tensor;
+  readonly undesirable_weight: Tensor;
+}
+
+/**
+ * Per-example KTO losses (eq. 8) from log-ratios r_θ of desirable `[B]` and undesirable `[B]`
+ * examples and the reference point z0 `[]`: `[2B]`, desirable first.
+ */
+export function ktoLoss(g: Graph, desirable: Tensor, undesirable: Tensor, z0: Tensor, hp: KtoInputs): Tensor {
+  const d = g.mul(hp.desirable_weight, g.sub(1, g.sigmoid(g.mul(hp.beta, g.sub(desirable, z0))))); // [B]
+  const u = g.mul(hp.undesirable_weight, g.sub(1, g.sigmoid(g.mul(hp.beta, g.sub(z0, undesirable))))); // [B]
+  return g.concat([d, u], 0); // [2B]
+}
+
+/** The loss, z0 and diagnostics of a batch of log-ratios: shared by `train` and `trainText`. */
+function objective(g: Graph, r: { w: Tensor; l: Tensor; mismatched: Tensor }, dtype: DType) {
+  const hp = {
+    beta: g.input("hp.beta", [], dtype),
+    desirable_weight: g.input("hp.desirable_weight", [], dtype),
+    undesirable_weight: g.input("hp.undesirable_weight", [], dtype),
+  };
+  const z0 = ktoReferencePoint(g, r.mismatched);
+  const margin = g.sub(r.w, r.l); // [B]
+  return {
+    loss: g.mean(ktoLoss(g, r.w, r.l, z0, hp)),
+    metrics: {
+      z0,
+      margin: g.mean(margin),
+      accuracy: g.mean(g.cast(g.less(g.scalar(0, dtype), margin), dtype)),
+    },
+  };
+}
+
+function scalars(c: KtoConfig) {
+  return { beta: c.beta, desirable_weight: c.desirable_weight, undesirable_weight: c.undesirable_weight };
+}
+
+/** Pair i's mismatched partner: the next pair, cyclically. */
+function partner(i: number, n: number): number {
+  return (i + 1) % n;
+}
+
+async function* train(ctx: TrainContext, c: KtoConfig) {
+  const { env, policy, pairs } = ctx;
+  const n = pairs.x.length, b = batchSize(n, c.batch_size), k = env.actions;
+  const dtype = policy.dtype;
+
+  const g = new Graph();
+  const logp = g.reshape(policy.logProbs(g), [env.contexts * k]); // [X·K]
+  // r_θ at flat indices x·K + y, given π_ref's log-probs there.
+  const ratio = (name: string, size: number) =>
+    g.sub(g.gather(logp, g.input(`kto.${name}`, [size], "int64")), g.input(`kto.ref_${name}`, [size], dtype));
+  const r = { w: ratio("chosen", b), l: ratio("rejected", b), mismatched: ratio("mismatched", 2 * b) };
+  const { loss, metrics } = objective(g, r, dtype);
+  const trainer = await Trainer.create(ctx.rt, loss, policy.init(), { metrics });
+  const readLogp = await compileLogProbs(ctx.rt, policy);
+
+  const flat = flatPairs(pairs, k);
+  const x = pairs.x;
+  // (x_i, y_w of pair i+1) and (x_i, y_l of pair i+1).
+  const misW = flat.chosen.map((_, i) => x[i]! * k + pairs.chosen[partner(i, n)]!);
+  const misL = flat.chosen.map((_, i) => x[i]! * k + pairs.rejected[partner(i, n)]!);
+  const ref = (at: readonly number[]) => vector(dtype, at.map((j) => env.refLogProbs[j]!));
+  const hp = scalarFeeds(dtype, scalars(c));
+  const feedsFor = (idx: readonly number[]) => {
+    const pick = (a: readonly number[]) => idx.map((i) => a[i]!);
+    const mis = [...pick(misW), ...pick(misL)];
+    return {
+      "kto.chosen": indices(pick(flat.chosen)),
+      "kto.ref_chosen": ref(pick(flat.chosen)),
+      "kto.rejected": indices(pick(flat.rejected)),
+      "kto.ref_rejected": ref(pick(flat.rejected)),
+      "kto.mismatched": indices(mis),
+      "kto.ref_mismatched": ref(mis),
+      ...hp,
+    };
+  };
+  yield* stepLoop(ctx, trainer, {
+    run: c,
+    n,
+    batch: b,
+    feedsFor,
+    checkpoint: async (step, m) => ({ step, probs: expTable(await readLogp(trainer.params)), metrics: m }),
+  });
+}
+
+/**
+ * Text: r_θ of whole responses (sums of token log-probs). A step packs 4·batch_size rows: chosen,
+ * rejected, then the mismatched chosen and rejected responses under the same prompts.
+ */
+async function* trainText(ctx: TextTrainContext, c: KtoConfig) {
+  const { policy, pairs, env } = ctx;
+  const n = pairs.prompts.length, b = batchSize(n, c.batch_size);
+  const dtype = policy.dtype;
+
+  const g = new Graph();
+  const seq = sequenceNodes(g, policy, 4 * b);
+  const refLogp = g.input("kto.ref_logp", [4 * b], dtype); // log π_ref of the same rows
+  const r = g.sub(seq.seqLogp, refLogp); // [4B]
+  const { loss, metrics } = objective(
+    g,
+    { w: g.slice(r, 0, 0, b), l: g.slice(r, 0, b, 2 * b), mismatched: g.slice(r, 0, 2 * b, 4 * b) },
+    dtype,
+  );
+  const trainer = await Trainer.create(ctx.rt, loss, initialParams(policy), {
+    adamw: { clipNorm: 1 },
+    metrics,
+  });
+
+  // Another prompt's response may not fit after this prompt: cut it to the room left in the context.
+  const fit = (i: number, r: Int32Array) => r.subarray(0, policy.context - pairs.prompts[i]!.length);
+  const misW = pairs.prompts.map((_, i) => fit(i, pairs.chosen[partner(i, n)]!));
+  const misL = pairs.prompts.map((_, i) => fit(i, pairs.rejected[partner(i, n)]!));
+  const responses = [pairs.chosen, pairs.rejected, misW, misL];
+  // π_ref's sequence log-probs of every row kind, once.
+  const refs: Float64Array[] = [];
+  for (const rs of responses) refs.push(await responseLogProbSums(env.reference, pairs.prompts, rs, b));
+  const hp = scalarFeeds(dtype, scalars(c));
+  const feedsFor = (idx: readonly number[]) => ({
+    ...sequenceFeeds(
+      policy,
+      responses.flatMap(() => idx.map((i) => pairs.prompts[i]!)),
+      responses.flatMap((rs) => idx.map((i) => rs[i]!)),
+    ),
+    "kto.ref_logp": vector(dtype, refs.flatMap((lp) => idx.map((i) => lp[i]!))),
+    ...hp,
+  });
+  yield* stepLoop(ctx, trainer, {
+    run: c,
+    n,
+    batch: b,
+    feedsFor,
+    checkpoint: (step, m) => gptCheckpoint(policy, trainer.params, step, m),
+  });
+}
+
+/** The KTO plugin. */
+export const kto = {
+  name: "kto",
+  kind: "offline-pairwise",
+  summary: "Kahneman–Tversky Optimization: desirable/undesirable losses around a KL reference point; knob β",
+  knob: "beta",
+  defaults: KTO_DEFAULTS,
+  hparams: KTO_HPARAMS,
+  train,
+  textDefaults: KTO_TEXT_DEFAULTS,
+  trainText,
+} satisfies PolicyAlgorithm<KtoConfig>;
