@@ -53,18 +53,8 @@ import {
   scalar,
   vector,
 } from "./_policy.ts";
-import { minibatches, sampleGroups } from "./_rollout.ts";
-import { completionTexts } from "../envs/text.ts";
-import { responseLogProbs } from "../models/sequence_policy.ts";
-import {
-  drawPrompts,
-  gptCheckpoint,
-  initialParams,
-  sampleOptions,
-  sequenceFeeds,
-  sequenceNodes,
-  tokenFeed,
-} from "./_text.ts";
+import { minibatches, rolloutText, sampleGroups } from "./_rollout.ts";
+import { gptCheckpoint, initialParams, sequenceFeeds, sequenceNodes, tokenFeed } from "./_text.ts";
 import type {
   Checkpoint,
   PolicyAlgorithm,
@@ -318,15 +308,12 @@ async function* trainText(ctx: TextTrainContext, c: GrpoConfig): AsyncGenerator<
   let step = 0;
   let metrics: Record<string, number> = {};
   for (let it = 1; it <= c.iterations; it++) {
-    const current = policy.withParams(trainer.params);
-    const prompts = drawPrompts(env, c.prompts, sampling).flatMap((p) =>
-      Array.from({ length: c.group_size }, () => p)
-    );
-    const comp = await current.sample(prompts, sampleOptions(env, sampling));
-    const rows = { prompts: comp.prompts, responses: comp.responses };
-    const old = await responseLogProbs(current, rows);
-    const ref = await responseLogProbs(env.reference, rows);
-    const scores = await scorer.score(completionTexts(env.tokenizer, comp));
+    const { comp, scores, old, ref } = await rolloutText(env, policy.withParams(trainer.params), {
+      scorer,
+      prompts: c.prompts,
+      group: c.group_size,
+      rng: sampling,
+    });
     const advantages = groupAdvantages([...scores], c.group_size, c.scale_rewards);
     for (let epoch = 0; epoch < c.update_epochs; epoch++) {
       for (const ids of minibatches(n, c.minibatches, shuffling)) {
@@ -346,7 +333,7 @@ async function* trainText(ctx: TextTrainContext, c: GrpoConfig): AsyncGenerator<
         ctx.onStep?.(step, metrics);
       }
     }
-    const rolloutScore = scores.reduce((s, v) => s + v, 0) / n;
+    const rolloutScore = scores.reduce((s: number, v: number) => s + v, 0) / n;
     if (at.has(it)) {
       yield gptCheckpoint(policy, trainer.params, step, { ...metrics, rollout_score: rolloutScore });
     }
