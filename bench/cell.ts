@@ -41,13 +41,13 @@ import { sampleTextPairs } from "../envs/text.ts";
 import type { TextTask, TextTaskSpec } from "../tasks/text_tasks.ts";
 import type { Judge } from "../models/judge.ts";
 import type { TemperatureWins } from "./winrates.ts";
-import { referenceCompletions, referenceSweep, temperatureSweep } from "./winrates.ts";
+import { referenceCompletions, referenceSweep, suiteJudge, temperatureSweep } from "./winrates.ts";
 import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { TextBaseline } from "./evaluate.ts";
 import { evaluateBandit, evaluateText, textBaseline } from "./evaluate.ts";
 import type { CellRecord, CheckpointRecord, CurvePoint, FailureKind } from "./results.ts";
 import { round6 } from "./results.ts";
-import type { Cell, DivergenceLimits } from "./suite.ts";
+import type { Cell, DivergenceLimits, JudgeSpec } from "./suite.ts";
 
 /** A fitted proxy reward: the scores and the fit's metrics. */
 export interface Proxy {
@@ -68,6 +68,8 @@ export interface CellEnv {
   readonly divergence: DivergenceLimits;
   /** Text tasks loaded in this run (built or read from the cache once), by name. */
   readonly texts?: Map<string, Promise<LoadedText>>;
+  /** Who judges judged text tasks, when the suite says (default: each task's own judge). */
+  readonly judge?: JudgeSpec;
 }
 
 /** A text task ready for cells: its environment, π_ref's comparator rewards, pairs per seed. */
@@ -262,7 +264,7 @@ export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
       const baseline = await textBaseline(task, Rng.stream(0, "eval", name, "reference"));
       let judged: LoadedText["judged"] = null;
       if (task.judge) {
-        const judge = task.judge, refs = referenceCompletions(task, name);
+        const judge = await suiteJudge(env.judge, task, env.rt), refs = referenceCompletions(task, name);
         judged = { judge, refs, sweep: refs.then((r) => referenceSweep(task, judge, r, name)) };
       }
       return { spec, env: task, baseline, pairs: new Map(), proxies: new Map(), judged };

@@ -40,7 +40,7 @@ import {
 } from "./store.ts";
 import type { StatsSettings, Suite } from "./suite.ts";
 import { planCells } from "./suite.ts";
-import { checkOutputDir, ConfigError } from "./validate.ts";
+import { checkInput, checkOutputDir, ConfigError } from "./validate.ts";
 
 /** Options of {@link runSuite}. */
 export interface RunOptions {
@@ -136,6 +136,7 @@ export async function runSuite(
     }
   }
   // Everything that can be checked is checked before the runtime loads or anything is written.
+  await checkJudge(suite);
   let prior: CellRecord[] = [], torn = false, manifest: Manifest | null = null;
   if (opts.resume) {
     manifest = await readManifest(opts.resume);
@@ -238,6 +239,7 @@ export async function runSuite(
     proxies: new Map<string, Promise<Proxy>>(),
     texts: new Map<string, Promise<LoadedText>>(),
     divergence: suite.divergence,
+    ...(suite.judge ? { judge: suite.judge } : {}),
   };
   const progress = log
     ? new Progress({
@@ -290,7 +292,15 @@ export async function runSuite(
     records,
     { bandits: tasks, text: TEXT_TASKS, stats: suite.stats },
   );
-  await addJudgedWinRates(results, env, records, suite.stats);
+  try {
+    await addJudgedWinRates(results, env, records, suite.stats);
+  } catch (e) {
+    // Every cell is on disk: a judge that failed (an endpoint down) costs only the judging.
+    throw new Error(
+      `Judging the pairwise win rates failed: ${(e as Error).message}. Every cell is saved in ` +
+        `${jsonl}; once the judge works, finish with: deno task bench --resume ${dir}`,
+    );
+  }
   await writeAtomic(`${dir}/results.json`, JSON.stringify(results) + "\n");
   const reportPath = `${dir}/report.html`;
   manifest.finishedAt = finishedAt; // the report shows the manifest as it will be on disk
@@ -300,6 +310,18 @@ export async function runSuite(
   );
   await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
+}
+
+/** The suite's judge, checked before anything runs: its ONNX file parses, its API key is set. */
+async function checkJudge(suite: Suite): Promise<void> {
+  const j = suite.judge;
+  if (j?.kind === "onnx") await checkInput(j.path, "onnx", { field: "judge.path", config: suite.file });
+  if (j?.kind === "chat" && j.apiKeyEnv !== undefined && Deno.env.get(j.apiKeyEnv) === undefined) {
+    throw new ConfigError(
+      `Cannot use the chat judge of "${suite.file}": judge.api_key_env names "${j.apiKeyEnv}", which is not set`,
+      "judge.api_key_env",
+    );
+  }
 }
 
 /**

@@ -12,6 +12,7 @@
  */
 import { isTextTask } from "../tasks/text_tasks.ts";
 import { parse } from "yaml";
+import { dirname, join } from "node:path";
 import { allowed, checkValue, HParamError, parseHParams, unknownName } from "../algorithms/_hparams.ts";
 import { getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/registry.ts";
 import { REWARD_MODEL_DEFAULTS, rewardModel } from "../algorithms/reward_model.ts";
@@ -66,7 +67,20 @@ export interface Suite {
   readonly rewardModel: HParams;
   readonly divergence: DivergenceLimits;
   readonly stats: StatsSettings;
+  /** Who judges win rates on judged text tasks (default: each task's own judge). */
+  readonly judge?: JudgeSpec;
 }
+
+/**
+ * The judge of a suite's judged text tasks (summarization): the task's own embedded judge, a reward
+ * model read from an ONNX file (P(a ≻ b) = σ(r(a) − r(b))), or a chat model behind an OpenAI-compatible
+ * endpoint a user runs (`url` up to `/v1`; the API key, if any, read from the environment variable
+ * `api_key_env` so that it never lands in a results file).
+ */
+export type JudgeSpec =
+  | { readonly kind: "task" }
+  | { readonly kind: "onnx"; readonly path: string }
+  | { readonly kind: "chat"; readonly url: string; readonly model: string; readonly apiKeyEnv?: string };
 
 /** One unit of work. */
 export interface Cell {
@@ -100,6 +114,7 @@ const TOP_KEYS = [
   "text_algorithms",
   "divergence",
   "stats",
+  "judge",
 ];
 
 /**
@@ -173,7 +188,50 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
     rewardModel: rewardModelConfig,
     divergence: parseDivergence(doc.divergence, fail),
     stats: parseStats(doc.stats, fail),
+    ...(doc.judge === undefined ? {} : { judge: parseJudge(doc.judge, file, fail) }),
   };
+}
+
+const JUDGE_KEYS = { task: ["kind"], onnx: ["kind", "path"], chat: ["kind", "url", "model", "api_key_env"] };
+
+/** `judge: { kind: task | onnx | chat, ... }`; an ONNX path is relative to the suite file's folder. */
+function parseJudge(raw: unknown, file: string, fail: Fail): JudgeSpec {
+  const kinds = Object.keys(JUDGE_KEYS);
+  const kind = isRecord(raw) ? raw.kind : undefined;
+  if (typeof kind !== "string" || !kinds.includes(kind)) {
+    return fail(
+      "judge.kind",
+      `judge.kind = ${JSON.stringify(kind) ?? "(missing)"} is not allowed (allowed: one of ${
+        kinds.join(", ")
+      })`,
+    );
+  }
+  const doc = settings("judge", raw, JUDGE_KEYS[kind as keyof typeof JUDGE_KEYS], fail);
+  const text = (k: string, what: string): string => {
+    const v = doc[k];
+    if (typeof v !== "string" || v.trim() === "") {
+      fail(
+        `judge.${k}`,
+        `judge.${k} = ${JSON.stringify(v) ?? "(missing)"} is not allowed (allowed: ${what})`,
+      );
+    }
+    return v as string;
+  };
+  if (kind === "onnx") {
+    const path = text("path", "the path of an ONNX reward model");
+    return { kind, path: path.startsWith("/") ? path : join(dirname(file), path) };
+  }
+  if (kind === "chat") {
+    const url = text("url", "an http(s) URL such as http://127.0.0.1:8080/v1");
+    if (!/^https?:\/\/[^\s]+$/.test(url)) {
+      fail("judge.url", `judge.url = ${JSON.stringify(url)} is not allowed (allowed: an http(s) URL)`);
+    }
+    const model = text("model", "the model name the endpoint serves");
+    return doc.api_key_env === undefined
+      ? { kind, url, model }
+      : { kind, url, model, apiKeyEnv: text("api_key_env", "the name of an environment variable") };
+  }
+  return { kind: "task" };
 }
 
 /** The policy algorithms of an `algorithms` mapping, and the reward model's config where it is listed. */

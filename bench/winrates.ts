@@ -17,11 +17,13 @@
  */
 import type { TextCheckpoint } from "../algorithms/types.ts";
 import { Rng } from "../engine/rng.ts";
+import type { Runtime } from "../engine/runtime.ts";
 import type { Judge } from "../models/judge.ts";
+import { chatJudge, onnxRewardJudge } from "../models/judges.ts";
 import type { TextTask } from "../tasks/text_tasks.ts";
 import type { CellRecord } from "./results.ts";
 import { nestedBootstrapMean } from "./stats.ts";
-import type { StatsSettings } from "./suite.ts";
+import type { JudgeSpec, StatsSettings } from "./suite.ts";
 
 /** Sampling temperatures of the win-rate sweep (the DPO paper's Figure 2 right). */
 export const WIN_TEMPERATURES: readonly number[] = [0, 0.25, 0.5, 0.75, 1];
@@ -65,6 +67,18 @@ export interface PairwiseWinRate {
   /** Mean over seeds of the compared checkpoints' KLs: how well they match. */
   klA: number;
   klB: number;
+}
+
+/**
+ * The judge a suite asks for on a judged task: the task's own (default), a reward model from an ONNX
+ * file (reading document and summary as the policy wrote them), or a chat model at an endpoint.
+ */
+export async function suiteJudge(spec: JudgeSpec | undefined, task: TextTask, rt: Runtime): Promise<Judge> {
+  if (!task.judge) throw new Error("suiteJudge: the task has no judge of its own, so it is not judged");
+  if (!spec || spec.kind === "task") return task.judge;
+  if (spec.kind === "onnx") return await onnxRewardJudge(rt, spec.path, task.tokenizer);
+  const apiKey = spec.apiKeyEnv === undefined ? undefined : Deno.env.get(spec.apiKeyEnv);
+  return chatJudge({ url: spec.url, model: spec.model, ...(apiKey ? { apiKey } : {}) });
 }
 
 /** The name π_ref's own rows take in the temperature sweep. */

@@ -9,3 +9,5 @@ export * from "./sequence_policy.ts";
 export * from "./gpt_policy.ts";
 export * from "./classifier.ts";
 export * from "./weights.ts";
+export * from "./judge.ts";
+export * from "./judges.ts";

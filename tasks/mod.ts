@@ -1,6 +1,7 @@
 /**
  * Task definitions: the bandit tasks of `tasks/bandits.yaml`, their policy family, reward-model family
- * and preference data; the sentiment task (generated review corpus, gold classifier, π_ref, prompts).
+ * and preference data; the sentiment task (generated review corpus, gold classifier, π_ref, prompts);
+ * the summarization task (generated news items, fact judge, π_ref).
  * Suite files (`tasks/quick.yaml`) live beside them.
  *
  * @module
@@ -8,4 +9,6 @@
 export * from "./bandits.ts";
 export * from "./sentiment.ts";
 export * from "./sentiment_corpus.ts";
+export * from "./summarize.ts";
+export * from "./summarize_corpus.ts";
 export * from "./text_tasks.ts";

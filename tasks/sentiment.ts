@@ -31,12 +31,12 @@ import {
   SentimentScorer,
 } from "../models/classifier.ts";
 import type { GptConfig } from "../models/gpt.ts";
-import { declareParams, gptLogits, gptParams, initParams, maskedCrossEntropy } from "../models/gpt.ts";
+import { declareParams, gptParams, initParams } from "../models/gpt.ts";
 import { GptPolicy } from "../models/gpt_policy.ts";
-import { packSequences } from "../models/sequence_policy.ts";
 import { WordTokenizer } from "../models/tokenizer.ts";
 import { loadWeights, saveWeights, writeAtomic } from "../models/weights.ts";
 import { cacheDir, configHash, exists } from "./_cache.ts";
+import { EpochOrder, schedule, sft } from "./_sft.ts";
 import type { Corpus, CorpusConfig, Review } from "./sentiment_corpus.ts";
 import { generateCorpus, MAX_REVIEW_TOKENS, SENTIMENT_VOCABULARY } from "./sentiment_corpus.ts";
 
@@ -391,65 +391,25 @@ export async function sentimentReference(
   const started = performance.now();
   const r = config.reference;
   log?.(`prefbench: fine-tuning π_ref on the review corpus (${r.steps} steps) -> ${path}`);
-  const specs = gptParams(gpt);
-  const g = new Graph();
-  const p = declareParams(g, specs);
-  const inputs = g.input("tokens", [r.batch, gpt.context], "int64");
-  const targets = g.input("targets", [r.batch, gpt.context], "int64");
-  const mask = g.input("mask", [r.batch, gpt.context]);
-  const loss = maskedCrossEntropy(g, gptLogits(g, gpt, p, inputs), targets, mask);
-  const trainer = await Trainer.create(
-    rt,
-    loss,
-    initParams(specs, Rng.stream(config.corpus.seed, "sentiment", "reference", "init")),
-    { adamw: { weightDecay: r.weightDecay, clipNorm: 1 } },
-  );
   const train = corpus.train.map((rv) => tok.encode(rv.text));
-  const order = new EpochOrder(
-    train.length,
-    Rng.stream(config.corpus.seed, "sentiment", "reference", "minibatch"),
-  );
-  const batchOf = (rows: readonly number[][]) => {
-    const s = packSequences(
-      { prompts: rows.map(() => [tok.special.bos]), responses: rows.map((w) => [...w, tok.special.eos]) },
-      { length: gpt.context, pad: tok.special.pad },
-    );
-    return { tokens: s.inputs, targets: s.targets, mask: s.mask };
-  };
-  const losses: number[] = [];
-  for (let step = 1; step <= r.steps; step++) {
-    const m = await trainer.step(
-      batchOf(order.next(r.batch).map((i) => train[i]!)),
-      schedule(r.lr, step, r.steps),
-    );
-    losses.push(m.loss!);
-    if (step % 250 === 0) log?.(`prefbench:   π_ref step ${step}/${r.steps} loss ${m.loss!.toFixed(4)}`);
-  }
-
-  // Held-out loss: per-token mean over whole batches (a short last batch is padded with repeats, not counted).
   const held = corpus.heldOut.map((rv) => tok.encode(rv.text));
-  let nll = 0, count = 0;
-  for (let start = 0; start < held.length; start += r.batch) {
-    const rows = held.slice(start, start + r.batch);
-    const real = rows.length;
-    while (rows.length < r.batch) rows.push(held[0]!);
-    const b = batchOf(rows);
-    const counted = b.mask.slice();
-    counted.fill(0, real * gpt.context);
-    const m = await trainer.evaluate({ ...b, mask: counted });
-    const n = counted.reduce((a, x) => a + x, 0);
-    nll += m.loss! * n;
-    count += n;
-  }
-  const tail = losses.slice(-20);
+  const rows = (reviews: readonly number[][]) =>
+    reviews.map((w) => ({ prompt: [tok.special.bos], response: [...w, tok.special.eos] }));
+  const fit = await sft(rt, gpt, { train: rows(train), heldOut: rows(held) }, {
+    budget: r,
+    init: Rng.stream(config.corpus.seed, "sentiment", "reference", "init"),
+    minibatch: Rng.stream(config.corpus.seed, "sentiment", "reference", "minibatch"),
+    pad: tok.special.pad,
+    log,
+  });
   const metrics: ReferenceMetrics = {
-    heldOutLoss: nll / count,
+    heldOutLoss: fit.heldOutLoss,
     unigramLoss: unigramLoss(train, held, tok),
-    trainLoss: tail.reduce((a, x) => a + x, 0) / tail.length,
+    trainLoss: fit.trainLoss,
     buildSeconds: (performance.now() - started) / 1000,
   };
-  const shapes = new Map(specs.map((s) => [s.name, s.shape]));
-  const params = new Map([...trainer.params].map(([k, v]) => [k, v as Float32Array]));
+  const shapes = new Map(gptParams(gpt).map((s) => [s.name, s.shape]));
+  const params = fit.params;
   await saveWeights(path, params, {
     shapes,
     meta: { format: "prefbench.sentiment-reference/1", config: gpt, train: r, metrics },
@@ -554,36 +514,6 @@ export async function loadSentimentTask(
 }
 
 // --- training helpers ----------------------------------------------------------------------------------
-
-/** Linear warm-up over the first 5% of steps, then linear decay to 10% of the peak. */
-function schedule(lr: number, step: number, total: number): number {
-  const warm = Math.max(1, Math.round(total * 0.05));
-  return lr * Math.min(1, step / warm) * (1 - 0.9 * (step - 1) / total);
-}
-
-/** Minibatch indices: each epoch a fresh shuffle, consumed in order. */
-class EpochOrder {
-  #perm: number[] = [];
-  #at = 0;
-  readonly #n: number;
-  readonly #rng: Rng;
-  constructor(n: number, rng: Rng) {
-    if (n < 1) throw new RangeError("Cannot train on an empty corpus");
-    this.#n = n;
-    this.#rng = rng;
-  }
-  next(size: number): number[] {
-    const out: number[] = [];
-    while (out.length < size) {
-      if (this.#at >= this.#perm.length) {
-        this.#perm = this.#rng.shuffle([...Array(this.#n).keys()]);
-        this.#at = 0;
-      }
-      out.push(this.#perm[this.#at++]!);
-    }
-    return out;
-  }
-}
 
 function gatherRows(src: BigInt64Array, idx: readonly number[], width: number): BigInt64Array {
   const out = new BigInt64Array(idx.length * width);

@@ -9,6 +9,7 @@ import type { TextEnv } from "../envs/text.ts";
 import type { GptPolicy } from "../models/gpt_policy.ts";
 import type { Judge } from "../models/judge.ts";
 import { SENTIMENT_TASKS } from "./sentiment.ts";
+import { SUMMARIZE_TASKS } from "./summarize.ts";
 
 /** Options of a text task's builders (its classifier, π_ref), which cache what they train. */
 export interface BuildOptions {
@@ -42,7 +43,7 @@ export interface TextTaskSpec {
 
 /** The text tasks, by the names suites and `--tasks` use. */
 export const TEXT_TASKS: ReadonlyMap<string, TextTaskSpec> = new Map(
-  [...SENTIMENT_TASKS].map((t) => [t.name, t]),
+  [...SENTIMENT_TASKS, ...SUMMARIZE_TASKS].map((t) => [t.name, t]),
 );
 
 /** True when `name` is a text task. */

@@ -54,13 +54,13 @@ const CASES: Case[] = [
     "a list instead of a mapping",
     "- dpo\n- ipo\n",
     "",
-    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats (got a list)",
+    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge (got a list)",
   ),
   suiteCase(
     "an unknown top-level key, with a did-you-mean",
     GOOD + "seed: 3\n",
     "seed",
-    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats)',
+    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge)',
   ),
   suiteCase(
     "an unknown task, with the known names",
@@ -127,6 +127,30 @@ const CASES: Case[] = [
     GOOD + "divergence: { max_kl: -1 }\n",
     "divergence.max_kl",
     "divergence.max_kl = -1 is not allowed (allowed: a finite number > 0, or null for no ceiling)",
+  ),
+  suiteCase(
+    "an unknown judge kind",
+    GOOD + "judge: { kind: oracle }\n",
+    "judge.kind",
+    'judge.kind = "oracle" is not allowed (allowed: one of task, onnx, chat)',
+  ),
+  suiteCase(
+    "a chat judge without a model",
+    GOOD + "judge: { kind: chat, url: http://127.0.0.1:8080/v1 }\n",
+    "judge.model",
+    "judge.model = (missing) is not allowed (allowed: the model name the endpoint serves)",
+  ),
+  suiteCase(
+    "a chat judge with a URL that is not http",
+    GOOD + "judge: { kind: chat, url: ftp://x, model: m }\n",
+    "judge.url",
+    'judge.url = "ftp://x" is not allowed (allowed: an http(s) URL)',
+  ),
+  suiteCase(
+    "a misspelt judge setting",
+    GOOD + "judge: { kind: onnx, pth: rm.onnx }\n",
+    "judge.pth",
+    'judge: unknown key "pth" (did you mean "path"? known: kind, path)',
   ),
   suiteCase(
     "a misspelt divergence setting",
