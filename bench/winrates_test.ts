@@ -9,6 +9,7 @@ import { nestedBootstrapMean } from "./stats.ts";
 import {
   pairwiseAtMatchedKl,
   REFERENCE_SERIES,
+  suiteJudge,
   temperatureSweep,
   temperatureWinRates,
   WIN_TEMPERATURES,
@@ -152,4 +153,48 @@ Deno.test("temperatureWinRates aggregates per series, knob, comparator and tempe
   const base = r[REFERENCE_SERIES]!;
   assert.equal(base.length, WIN_TEMPERATURES.length);
   assert.ok(base.every((x) => x.knob === null && x.winRate === 0.25 && x.n === 2));
+});
+
+Deno.test("a suite's chat judge is used for the sweep, and the order it was shown each pair in is recorded", async () => {
+  // An endpoint that always answers "A": the policy wins exactly where it was shown first.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.json();
+    return Response.json({ choices: [{ index: 0, message: { role: "assistant", content: "A" } }] });
+  });
+  try {
+    const env = { ...fakeTask(), judge: longer } as TextTask;
+    const judge = await suiteJudge(
+      { kind: "chat", url: `http://127.0.0.1:${server.addr.port}/v1`, model: "m" },
+      env,
+      null as never, // a chat judge needs no runtime
+    );
+    assert.equal(judge.name.startsWith("chat"), true, judge.name);
+    assert.equal(await suiteJudge(undefined, env, null as never), longer, "by default the task's own judge");
+    const refs = new Map(WIN_TEMPERATURES.map((t) => [t, ["w", "w", "w"]]));
+    const sweep = await temperatureSweep(
+      env,
+      judge,
+      {
+        sampler: {
+          sample: (prompts: readonly (readonly number[])[]) =>
+            Promise.resolve({
+              prompts: prompts.map((p) => Int32Array.from(p)),
+              responses: prompts.map(() => Int32Array.of(3)),
+            }),
+        },
+        kl: 0,
+      } as never,
+      refs,
+      (p) => Rng.stream(0, p),
+    );
+    let swapped = 0;
+    for (const w of sweep) {
+      assert.equal(w.swapped!.length, 3);
+      w.wins.forEach((v, i) => assert.equal(v, w.swapped![i] ? 0 : 1));
+      swapped += w.swapped!.filter(Boolean).length;
+    }
+    assert.ok(swapped > 0 && swapped < 30, `${swapped} of 30 pairs shown swapped`);
+  } finally {
+    await server.shutdown();
+  }
 });

@@ -46,6 +46,7 @@ import type {
 } from "./summarize_corpus.ts";
 import {
   generateSummarizeCorpus,
+  imperfectSummary,
   MAX_DOCUMENT_TOKENS,
   SEPARATOR,
   SUMMARIZE_VOCABULARY,
@@ -364,20 +365,43 @@ export async function summarizeReference(
 // --- prompts and the task ----------------------------------------------------------------------------
 
 /**
- * Prompts: BOS, a document and the separator; each prompt's `reference` is the document's reference
- * summary. Training and evaluation prompts are disjoint documents, neither seen by π_ref's SFT.
+ * The shares of the written reference summaries win rates are judged against ({@link writtenReference}):
+ * correct, like a person's TL;DR, but not always complete or concise.
+ */
+export const WRITTEN_REFERENCE_KINDS = { reference: 0.4, missing: 0.3, padded: 0.3 } as const;
+
+/**
+ * The written reference summary of a document: what a policy's summary is compared with for its win
+ * rate against references (as the DPO paper compares with the TL;DR dataset's human summaries). It is
+ * the five-fact form 40% of the time, and otherwise misses a fact or is padded, never wrong: so the
+ * fact judge's optimum beats it about 80% of the time (ties ½), π_ref much less often, and win rates
+ * against references measure what they do in the paper rather than how often a policy matches one
+ * fixed string.
+ */
+export function writtenReference(doc: SummarizeDocument, rng: Rng): string {
+  const kinds = Object.keys(WRITTEN_REFERENCE_KINDS) as (keyof typeof WRITTEN_REFERENCE_KINDS)[];
+  const kind = kinds[rng.categorical(kinds.map((k) => WRITTEN_REFERENCE_KINDS[k]))]!;
+  return kind === "reference" ? doc.reference : imperfectSummary(doc, kind, rng);
+}
+
+/**
+ * Prompts: BOS, a document and the separator; each prompt's `reference` is a written reference summary
+ * ({@link writtenReference}, from its own stream per split). Training and evaluation prompts are
+ * disjoint documents, neither seen by π_ref's SFT.
  */
 export function summarizePrompts(
   config: SummarizeConfig,
   corpus: SummarizeCorpus = generateSummarizeCorpus(config.corpus),
 ): { train: Prompt[]; eval: Prompt[] } {
   const tok = summarizeTokenizer();
-  const make = (docs: readonly SummarizeDocument[]): Prompt[] =>
-    docs.map((doc) => {
+  const make = (docs: readonly SummarizeDocument[], split: string): Prompt[] => {
+    const rng = Rng.stream(config.corpus.seed, "summarize", "written-references", split);
+    return docs.map((doc) => {
       const ids = promptIds(tok, doc);
-      return { ids, text: tok.decode(ids), reference: doc.reference };
+      return { ids, text: tok.decode(ids), reference: writtenReference(doc, rng) };
     });
-  return { train: make(corpus.trainPrompts), eval: make(corpus.evalPrompts) };
+  };
+  return { train: make(corpus.trainPrompts, "train"), eval: make(corpus.evalPrompts, "eval") };
 }
 
 /** The summarization task's environment. */
@@ -428,7 +452,8 @@ export const SUMMARIZE_TASKS: readonly TextTaskSpec[] = [
   {
     name: "summarize.small",
     description: "The summarization task with a smaller π_ref and prompt sets (quick runs, tests)",
-    pairs: { count: 4096, scale: 10 },
+    // 16 pairs per training prompt: enough for DPO's budgets, and a quarter of the sampling.
+    pairs: { count: 1024, scale: 10 },
     load: (rt, options) => loadSummarizeTask(rt, SUMMARIZE_SMALL, options),
   },
 ];
