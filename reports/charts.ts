@@ -11,6 +11,31 @@ import type { Results } from "../bench/results.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 
+/** Options of the spec builders that colour series. */
+export interface SeriesOptions {
+  /**
+   * Every series of the run, in the order colours are given: with it, a series has the same colour in
+   * every chart of a report, whichever series a chart happens to show (default: the chart's own).
+   */
+  readonly series?: readonly string[];
+}
+
+/**
+ * The colour of a series: 20 distinguishable colours (tableau20), since a suite of every algorithm and
+ * its variants has more than the default palette's 10 series.
+ */
+function seriesColor(o: SeriesOptions, rows: readonly { series: string }[]) {
+  const shown = new Set(rows.map((r) => r.series));
+  return {
+    field: "series",
+    type: "nominal",
+    title: "series",
+    scale: { scheme: "tableau20", ...(o.series ? { domain: [...o.series] } : {}) },
+    // The legend lists the series this chart draws, in the run's order.
+    legend: { labelLimit: 320, ...(o.series ? { values: o.series.filter((x) => shown.has(x)) } : {}) },
+  };
+}
+
 /** A vega-lite spec (plain JSON). */
 export type Spec = Record<string, unknown>;
 
@@ -69,7 +94,7 @@ export function frontierRows(r: Results, task: string): FrontierRow[] {
  * seeds (faint points) and its Pareto envelope (line), each envelope point with its 95% bootstrap
  * intervals on both axes. KL is on a symlog axis: bandit KLs span 10⁻⁴ to a few nats.
  */
-export function frontierSpec(task: string, rows: readonly FrontierRow[]): Spec {
+export function frontierSpec(task: string, rows: readonly FrontierRow[], o: SeriesOptions = {}): Spec {
   const x = {
     field: "kl",
     type: "quantitative",
@@ -77,7 +102,7 @@ export function frontierSpec(task: string, rows: readonly FrontierRow[]): Spec {
     scale: { type: "symlog", constant: 0.01 },
   };
   const y = { field: "reward", type: "quantitative", title: "expected gold reward", scale: { zero: false } };
-  const color = { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } };
+  const color = seriesColor(o, rows);
   const tooltip = [
     { field: "series", type: "nominal" },
     { field: "knob", type: "nominal" },
@@ -277,7 +302,7 @@ export function winRateRows(r: Results, task: string): WinRateRow[] {
  * Win rate against π_ref (gold judge, ties ½) against KL(π‖π_ref): every checkpoint of each series
  * (faint), its Pareto envelope with 95% intervals, and ½, where a policy is no better than π_ref.
  */
-export function winRateSpec(task: string, rows: readonly WinRateRow[]): Spec {
+export function winRateSpec(task: string, rows: readonly WinRateRow[], o: SeriesOptions = {}): Spec {
   const x = {
     field: "kl",
     type: "quantitative",
@@ -290,7 +315,7 @@ export function winRateSpec(task: string, rows: readonly WinRateRow[]): Spec {
     title: "win rate vs π_ref",
     scale: { domain: [0, 1] },
   };
-  const color = { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } };
+  const color = seriesColor(o, rows);
   const tooltip = [
     { field: "series", type: "nominal" },
     { field: "knob", type: "nominal" },
@@ -392,9 +417,9 @@ export function curveRows(r: Results, task: string): CurveRow[] {
 }
 
 /** Training metrics against step, a panel per metric: a line per (series, knob value), the seeds' range as a band. */
-export function curveSpec(task: string, rows: readonly CurveRow[]): Spec {
+export function curveSpec(task: string, rows: readonly CurveRow[], o: SeriesOptions = {}): Spec {
   const x = { field: "step", type: "quantitative", title: "step" };
-  const color = { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } };
+  const color = seriesColor(o, rows);
   const detail = { field: "knob", type: "nominal" };
   const tooltip = [
     { field: "series", type: "nominal" },
@@ -508,7 +533,7 @@ export function compareSpec(task: string, rows: readonly CompareRow[]): Spec {
         encoding: {
           x,
           y,
-          color: { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } },
+          color: seriesColor({}, rows),
           strokeDash: {
             field: "run",
             type: "nominal",
@@ -586,7 +611,7 @@ export function temperatureRows(r: Results, task: string): TemperatureRow[] {
  * Win rate against the reference texts and against π_ref by sampling temperature, per series and knob
  * value, with 95% intervals over seeds and prompts (the DPO paper's Figure 2, right), and ½.
  */
-export function temperatureSpec(task: string, rows: readonly TemperatureRow[]): Spec {
+export function temperatureSpec(task: string, rows: readonly TemperatureRow[], o: SeriesOptions = {}): Spec {
   const x = {
     field: "temperature",
     type: "quantitative",
@@ -594,7 +619,7 @@ export function temperatureSpec(task: string, rows: readonly TemperatureRow[]): 
     scale: { domain: [0, 1] },
   };
   const y = { field: "winRate", type: "quantitative", title: "win rate", scale: { domain: [0, 1] } };
-  const color = { field: "series", type: "nominal", title: "series", legend: { labelLimit: 320 } };
+  const color = seriesColor(o, rows);
   const tooltip = [
     { field: "line", type: "nominal", title: "series" },
     { field: "comparator", type: "nominal" },

@@ -69,6 +69,8 @@ export async function buildReport(r: Results, m: ReportManifest, opts: ReportOpt
   };
 
   section("summary", "Summary", summarySection(r));
+  // One colour per series across every chart: the oracle and π_ref first, then the series in plan order.
+  const colours = { series: ["oracle π*_β", "π_ref", ...new Set(r.cells.map((c) => c.series))] };
 
   const frontiers: string[] = [];
   for (const task of tasks) {
@@ -80,7 +82,7 @@ export async function buildReport(r: Results, m: ReportManifest, opts: ReportOpt
       `<h3 id="${e(slug("task", task))}">${e(task)}</h3>
 <p>${e(info.description)}</p>
 <p class="meta">${shape}${e(info.policy)} policy</p>
-${await charts.figure(frontierSpec(task, frontierRows(r, task)))}`,
+${await charts.figure(frontierSpec(task, frontierRows(r, task), colours))}`,
     );
   }
   section(
@@ -99,7 +101,7 @@ ${frontiers.join("\n")}`
   const wins: string[] = [];
   for (const task of tasks) {
     const rows = winRateRows(r, task);
-    if (rows.length > 0) wins.push(await charts.figure(winRateSpec(task, rows)));
+    if (rows.length > 0) wins.push(await charts.figure(winRateSpec(task, rows, colours)));
   }
   section(
     "win-rates",
@@ -115,7 +117,7 @@ dotted ½ line a policy beats the reference more often than not.</p>\n${wins.joi
     const temps = temperatureRows(r, task), pairs = pairwiseRows(r, task);
     if (temps.length === 0 && pairs.length === 0) continue;
     judged.push(`<h3>${e(task)}</h3>\n<p class="meta">judge: ${e(r.judges?.[task] ?? "unknown")}</p>`);
-    if (temps.length > 0) judged.push(await charts.figure(temperatureSpec(task, temps)));
+    if (temps.length > 0) judged.push(await charts.figure(temperatureSpec(task, temps, colours)));
     if (pairs.length > 0) judged.push(await charts.figure(pairwiseSpec(task, pairs)));
   }
   section(
@@ -150,7 +152,7 @@ ${judged.join("\n")}`
   const curves: string[] = [];
   for (const task of tasks) {
     const rows = curveRows(r, task);
-    if (rows.length > 0) curves.push(await charts.figure(curveSpec(task, rows)));
+    if (rows.length > 0) curves.push(await charts.figure(curveSpec(task, rows, colours)));
   }
   section(
     "training-curves",
