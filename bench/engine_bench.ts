@@ -41,6 +41,7 @@ import {
   initParams,
 } from "../models/gpt.ts";
 import { findTorch } from "../tests/_torch.ts";
+import { TorchPeer } from "./_peer.ts";
 import { summarize, table, timeRuns, type TimingSummary } from "./_timing.ts";
 
 /** One benchmark config: a model, a batch shape and how many steps to time. */
@@ -234,82 +235,6 @@ function matmulGraph(c: BenchConfig) {
   return { g, out, flops, feeds };
 }
 
-/** A PyTorch peer process (`torch_gpt_bench.py --serve`) that takes `steps N` commands. */
-class TorchPeer {
-  readonly torch: string;
-  readonly threads: number;
-  #child: Deno.ChildProcess;
-  #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  #lines: AsyncIterator<string>;
-
-  private constructor(
-    child: Deno.ChildProcess,
-    lines: AsyncIterator<string>,
-    ready: Record<string, unknown>,
-  ) {
-    this.#child = child;
-    this.#stdin = child.stdin.getWriter();
-    this.#lines = lines;
-    this.torch = String(ready.torch);
-    this.threads = Number(ready.threads);
-  }
-
-  /** Starts the peer and waits for its warm-up; null (with the reason on stderr) when it fails. */
-  static async start(python: string, c: BenchConfig, threads: number): Promise<TorchPeer | null> {
-    const script = new URL("./torch_gpt_bench.py", import.meta.url).pathname;
-    const m = c.model;
-    const args = [
-      script,
-      ...["--vocab", m.vocab, "--d-model", m.dModel, "--layers", m.layers, "--heads", m.heads],
-      ...["--seq", c.seq, "--batch", c.batch, "--warmup", c.warmup, "--threads", threads, "--serve"],
-    ].map(String);
-    log(`torch ${c.name}: ${python} ${args.join(" ")}`);
-    const child = new Deno.Command(python, { args, stdin: "piped", stdout: "piped", stderr: "inherit" })
-      .spawn();
-    const lines = readLines(child.stdout);
-    const first = await lines.next();
-    if (first.done) {
-      const status = await child.status;
-      log(
-        `torch ${c.name}: the PyTorch peer exited (code ${status.code}) before it was ready; ` +
-          "its column is left empty",
-      );
-      return null;
-    }
-    return new TorchPeer(child, lines, JSON.parse(first.value) as Record<string, unknown>);
-  }
-
-  /** Runs `n` timed steps in the peer; returns their wall times and the last loss. */
-  async steps(n: number): Promise<{ ms: number[]; loss: number }> {
-    await this.#stdin.write(new TextEncoder().encode(`steps ${n}\n`));
-    const line = await this.#lines.next();
-    if (line.done) throw new Error("The PyTorch peer exited while running steps");
-    const reply = JSON.parse(line.value) as { ms?: number[]; loss?: number; error?: string };
-    if (!reply.ms) throw new Error(`The PyTorch peer answered: ${reply.error ?? line.value}`);
-    return { ms: reply.ms, loss: reply.loss ?? NaN };
-  }
-
-  /** Ends the peer (EOF on its stdin) and waits for it. */
-  async close(): Promise<void> {
-    await this.#stdin.close();
-    await this.#child.status;
-  }
-}
-
-/** The lines of a byte stream, without their newlines. */
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-    }
-  }
-  if (buf) yield buf;
-}
-
 /**
  * Microseconds that some runnable task waited for a CPU since boot (Linux PSI, `/proc/pressure/cpu`),
  * or null where the kernel does not report it. The difference over a measurement, divided by its wall
@@ -331,7 +256,13 @@ async function benchConfig(rt: Runtime, c: BenchConfig, python: string | null, t
   const mmGraph = matmulGraph(c);
   const mmExe = await rt.compile(mmGraph.g, { out: mmGraph.out });
   log(`engine ${c.name}: compiled in ${(engine.compileMs / 1e3).toFixed(1)} s`);
-  const peer = python ? await TorchPeer.start(python, c, threads) : null;
+  const m = c.model;
+  const peer = python
+    ? await TorchPeer.start(python, new URL("./torch_gpt_bench.py", import.meta.url), [
+      ...["--vocab", m.vocab, "--d-model", m.dModel, "--layers", m.layers, "--heads", m.heads],
+      ...["--seq", c.seq, "--batch", c.batch, "--warmup", c.warmup, "--threads", threads, "--serve"],
+    ], { label: c.name, log })
+    : null;
 
   log(`${c.name}: ${c.warmup} warm-up steps, then ${c.steps} steps in ${c.rounds} interleaved rounds`);
   const losses: number[] = [];

@@ -13,6 +13,12 @@ import torch.nn.functional as F
 
 def forward(c, p, tokens, targets):
     b, t = tokens.shape
+    return F.cross_entropy(logits(c, p, tokens).reshape(b * t, -1), targets.reshape(-1))
+
+
+def logits(c, p, tokens):
+    """Next-token logits [B, T, V] of the prefbench GPT."""
+    b, t = tokens.shape
     d, h = c["dModel"], c["heads"]
     dh = d // h
     x = p["wte"][tokens] + p["wpe"][:t]
@@ -30,8 +36,7 @@ def forward(c, p, tokens, targets):
         hid = F.gelu(m @ p[q + "mlp.w1"] + p[q + "mlp.b1"], approximate="tanh")
         x = x + hid @ p[q + "mlp.w2"] + p[q + "mlp.b2"]
     f = F.layer_norm(x, (d,), p["lnf.g"], p["lnf.b"], eps=1e-5)
-    logits = f @ p["wte"].T
-    return F.cross_entropy(logits.reshape(b * t, -1), targets.reshape(-1))
+    return f @ p["wte"].T
 
 
 def main():

@@ -1,0 +1,250 @@
+/**
+ * `deno task bench:perf`: the harness against PyTorch on the same machine, in one run, on the workloads
+ * a preference-optimization run spends its time in:
+ *
+ * 1. a GPT training step, configs S and M (`bench/engine_bench.ts`, run as a child: it also measures
+ *    ONNX Runtime's own MatMul throughput at the model's shapes, the MFU reference);
+ * 2. a DPO step on 16 pairs: 32 rows of prompt + response through the GPT, response log-probs summed
+ *    per row, the DPO loss on the log-ratio margins, backward and AdamW — one `session.run` here,
+ *    forward + backward + `optimizer.step()` in PyTorch;
+ * 3. generation: 32 prompts, 32 new tokens each at temperature 1, with a key/value cache on both sides
+ *    (`GptPolicy.sample`; a cached decoder in `bench/torch_perf.py`).
+ *
+ * Workloads 2 and 3 use config S's model. As in bench:engine, the harness and the PyTorch peer run in
+ * interleaved rounds, the first run of each segment untimed, so both see the same background load and
+ * the ratios hold on a noisy machine; figures are medians. Prints a table and writes JSON
+ * (`--json`, default `.cache/bench-perf.json`). Flags: `--rounds N`, `--runs N` (timed runs per round),
+ * `--threads N`, `--skip-engine` (omit workload 1), `--no-torch`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Graph } from "../engine/graph.ts";
+import { Rng } from "../engine/rng.ts";
+import { Runtime } from "../engine/runtime.ts";
+import { Trainer } from "../engine/trainer.ts";
+import { dpoLoss } from "../algorithms/dpo.ts";
+import {
+  declareParams,
+  type GptConfig,
+  gptHidden,
+  gptParams,
+  initParams,
+  lmHead,
+  tokenLogProbs,
+} from "../models/gpt.ts";
+import { GptPolicy } from "../models/gpt_policy.ts";
+import { findTorch } from "../tests/_torch.ts";
+import { CONFIGS } from "./engine_bench.ts";
+import { TorchPeer } from "./_peer.ts";
+import { summarize, table, type TimingSummary } from "./_timing.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "4" },
+    runs: { type: "string", default: "3" },
+    threads: { type: "string", default: "2" },
+    json: { type: "string", default: ".cache/bench-perf.json" },
+    "skip-engine": { type: "boolean", default: false },
+    "no-torch": { type: "boolean", default: false },
+  },
+});
+const rounds = Number(args.values.rounds),
+  runs = Number(args.values.runs),
+  threads = Number(args.values.threads);
+for (const [k, v] of [["rounds", rounds], ["runs", runs], ["threads", threads]] as const) {
+  if (!(Number.isInteger(v) && v >= 1)) {
+    console.error(`bench:perf: --${k} = ${JSON.stringify(args.values[k])} is not allowed (an integer ≥ 1)`);
+    Deno.exit(2);
+  }
+}
+const log = (line: string) => console.error(line);
+const model: GptConfig = CONFIGS[0]!.model; // config S
+const PAIRS = 16, SEQ = model.context, PROMPTS = 32, NEW = 32;
+
+/** One workload's result. */
+interface WorkloadResult {
+  name: string;
+  /** What one run does, in units (tokens processed or generated). */
+  units: number;
+  unit: string;
+  engineMs: TimingSummary;
+  torchMs: TimingSummary | null;
+  /** Engine units/s ÷ PyTorch units/s. */
+  ratio: number | null;
+}
+
+/** The engine's DPO step on 16 pairs of config S's shape: one trainer step per call. */
+async function engineDpo(rt: Runtime): Promise<() => Promise<unknown>> {
+  const g = new Graph();
+  const p = declareParams(g, gptParams(model));
+  const rows = 2 * PAIRS;
+  const tokens = g.input("tokens", [rows, SEQ], "int64");
+  const targets = g.input("targets", [rows, SEQ], "int64");
+  const mask = g.input("mask", [rows, SEQ]);
+  const refMargin = g.input("ref_margin", [PAIRS]);
+  const logp = g.mul(tokenLogProbs(g, lmHead(g, p, gptHidden(g, model, p, tokens)), targets), mask); // [2P, T]
+  const seq = g.reduceSum(logp, [1]); // [2P]
+  const h = g.sub(g.sub(g.slice(seq, 0, 0, PAIRS), g.slice(seq, 0, PAIRS, rows)), refMargin); // [P]
+  const loss = g.mean(dpoLoss(g, h, g.scalar(0.1, "float32"), g.scalar(0, "float32")));
+  const trainer = await Trainer.create(rt, loss, initParams(gptParams(model), Rng.stream(0, "perf", "init")));
+  const rng = Rng.stream(0, "perf", "data");
+  const ids = () => BigInt64Array.from({ length: rows * SEQ }, () => BigInt(rng.int(model.vocab)));
+  const m = new Float32Array(rows * SEQ);
+  for (let r = 0; r < rows; r++) m.fill(1, r * SEQ + SEQ / 2, (r + 1) * SEQ); // the response: the second half
+  const feeds = {
+    tokens: ids(),
+    targets: ids(),
+    mask: m,
+    ref_margin: Float32Array.from({ length: PAIRS }, () => 0.1 * rng.normal()),
+  };
+  return () => trainer.step(feeds, 1e-3);
+}
+
+/** The engine's generation: 32 prompts, 32 new tokens each, with the key/value cache. */
+function engineGenerate(rt: Runtime): () => Promise<unknown> {
+  const policy = GptPolicy.create(rt, model, initParams(gptParams(model), Rng.stream(0, "perf", "init")));
+  const prompts = Array.from({ length: PROMPTS }, (_, b) => [1, 4 + (b % 50), 5]);
+  let seed = 0;
+  return () =>
+    policy.sample(prompts, {
+      rng: Rng.stream(seed++, "perf", "sampling"),
+      maxNewTokens: NEW,
+      eos: null,
+      cache: true,
+    });
+}
+
+/** Interleaved rounds of engine runs and peer runs; the first run of each segment is untimed. */
+async function interleave(
+  engine: () => Promise<unknown>,
+  peer: TorchPeer | null,
+): Promise<{ engine: number[]; torch: number[] }> {
+  const out = { engine: [] as number[], torch: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    await engine();
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await engine();
+      out.engine.push(performance.now() - t0);
+    }
+    if (peer) out.torch.push(...(await peer.steps(runs + 1)).ms.slice(1));
+    log(`  round ${r + 1}/${rounds}`);
+  }
+  return out;
+}
+
+async function workload(
+  name: string,
+  units: number,
+  unit: string,
+  engine: () => Promise<unknown>,
+  peerArgs: (string | number)[],
+  python: string | null,
+): Promise<WorkloadResult> {
+  log(`${name}:`);
+  const peer = python
+    ? await TorchPeer.start(python, new URL("./torch_perf.py", import.meta.url), [
+      ...[
+        "--vocab",
+        model.vocab,
+        "--d-model",
+        model.dModel,
+        "--layers",
+        model.layers,
+        "--heads",
+        model.heads,
+      ],
+      ...["--context", model.context, "--threads", threads],
+      ...peerArgs,
+    ], { label: name, log })
+    : null;
+  try {
+    const t = await interleave(engine, peer);
+    const engineMs = summarize(t.engine);
+    const torchMs = t.torch.length ? summarize(t.torch) : null;
+    return {
+      name,
+      units,
+      unit,
+      engineMs,
+      torchMs,
+      ratio: torchMs ? torchMs.median / engineMs.median : null,
+    };
+  } finally {
+    await peer?.close();
+  }
+}
+
+const found = args.values["no-torch"] ? null : await findTorch();
+const python = found?.python ?? null;
+if (found && !python) log(`bench:perf: no PyTorch (${found.reason}); its columns stay empty`);
+const rt = await Runtime.create({ ep: "cpu", threads, log: null });
+
+let engineBench: unknown = null;
+if (!args.values["skip-engine"]) {
+  log("GPT training steps S and M (bench/engine_bench.ts):");
+  const json = await Deno.makeTempFile({ suffix: ".json" });
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./engine_bench.ts", import.meta.url).pathname,
+      "--threads",
+      String(threads),
+      "--json",
+      json,
+      ...(python ? [] : ["--no-torch"]),
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (child.success) engineBench = JSON.parse(await Deno.readTextFile(json));
+  else log("bench:perf: bench/engine_bench.ts failed; its rows are left out");
+  await Deno.remove(json);
+}
+
+const results = [
+  await workload("DPO step, 16 pairs", 2 * PAIRS * SEQ, "tokens", await engineDpo(rt), [
+    "--workload",
+    "dpo",
+    "--seq",
+    SEQ,
+    "--pairs",
+    PAIRS,
+  ], python),
+  await workload("generation, 32 × 32 tokens", PROMPTS * NEW, "new tokens", engineGenerate(rt), [
+    "--workload",
+    "generate",
+    "--batch",
+    PROMPTS,
+    "--new",
+    NEW,
+  ], python),
+];
+
+console.log(
+  `\nmodel S (vocab ${model.vocab}, d ${model.dModel}, ${model.layers} layers, context ${model.context}); ` +
+    `${threads} thread(s); medians of ${rounds} × ${runs} runs`,
+);
+console.log(table(
+  ["workload", "harness ms", "units/s", "PyTorch ms", "units/s", "ratio"],
+  results.map((r) => [
+    r.name,
+    r.engineMs.median.toFixed(1),
+    `${(r.units / (r.engineMs.median / 1000)).toFixed(0)} ${r.unit}`,
+    r.torchMs ? r.torchMs.median.toFixed(1) : "—",
+    r.torchMs ? (r.units / (r.torchMs.median / 1000)).toFixed(0) : "—",
+    r.ratio ? `${r.ratio.toFixed(2)}×` : "—",
+  ]),
+));
+const dir = args.values.json!.includes("/")
+  ? args.values.json!.slice(0, args.values.json!.lastIndexOf("/"))
+  : ".";
+await Deno.mkdir(dir, { recursive: true });
+await Deno.writeTextFile(
+  args.values.json!,
+  JSON.stringify({ model, threads, rounds, runs, engineBench, workloads: results }, null, 2) + "\n",
+);
+console.log(`json: ${args.values.json}`);
