@@ -11,9 +11,8 @@
 import type { Graph, Tensor, TensorData } from "../engine/graph.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { TextEnv } from "../envs/text.ts";
-import { declareParams, gptHidden, gptParams, gptValues, lmHead, tokenLogProbs } from "../models/gpt.ts";
-import type { GptPolicy } from "../models/gpt_policy.ts";
-import type { SampleOptions } from "../models/sequence_policy.ts";
+import { declareParams, type GptConfig, gptValues, tokenLogProbs, valueHeadParams } from "../models/gpt.ts";
+import type { SampleOptions, TrainablePolicy } from "../models/sequence_policy.ts";
 import { packSequences } from "../models/sequence_policy.ts";
 import type { TextCheckpoint } from "./types.ts";
 
@@ -33,29 +32,38 @@ export interface SequenceNodes {
 export const SEQ = { tokens: "seq.tokens", targets: "seq.targets", mask: "seq.mask" } as const;
 
 /**
- * Declares the GPT's parameters (and the value head) and the sequence inputs `[rows, context]`, and
+ * Declares the policy's parameters (and the value head) and the sequence inputs `[rows, context]`, and
  * builds the per-token log-probs of response tokens.
  */
 export function sequenceNodes(
   g: Graph,
-  policy: GptPolicy,
+  policy: TrainablePolicy,
   rows: number,
   options: { valueHead?: boolean } = {},
 ): SequenceNodes {
-  const c = policy.config, t = c.context;
-  const p = declareParams(g, gptParams(c, { valueHead: options.valueHead ?? false }), policy.dtype);
+  const t = policy.context;
   const tokens = g.input(SEQ.tokens, [rows, t], "int64");
   const targets = g.input(SEQ.targets, [rows, t], "int64");
   const mask = g.input(SEQ.mask, [rows, t], policy.dtype);
-  const hidden = gptHidden(g, c, p, tokens); // [B, T, D]
-  const tokenLogp = g.mul(tokenLogProbs(g, lmHead(g, p, hidden), targets), mask); // [B, T]
+  const { logits, hidden } = policy.forwardNodes(g, tokens); // [B, T, V], [B, T, D]
+  const tokenLogp = g.mul(tokenLogProbs(g, logits, targets), mask); // [B, T]
   const nodes = { tokenLogp, seqLogp: g.reduceSum(tokenLogp, [1]), mask };
-  return options.valueHead ? { ...nodes, values: gptValues(g, p, hidden) } : nodes;
+  if (!options.valueHead) return nodes;
+  const head = declareParams(g, valueHead(policy), policy.dtype);
+  return { ...nodes, values: gptValues(g, head, hidden) };
+}
+
+/** The value head's parameters for the policy's hidden width (`vhead.w` [D, 1], `vhead.b` [1]). */
+function valueHead(policy: TrainablePolicy) {
+  if (policy.hiddenSize === null) {
+    throw new RangeError("Text training: this policy exposes no hidden state for a value head");
+  }
+  return valueHeadParams({ dModel: policy.hiddenSize } as GptConfig);
 }
 
 /** Feeds of {@link sequenceNodes} for prompt + response rows, packed to the policy's context. */
 export function sequenceFeeds(
-  policy: GptPolicy,
+  policy: TrainablePolicy,
   prompts: readonly ArrayLike<number>[],
   responses: readonly ArrayLike<number>[],
 ): Record<string, TensorData> {
@@ -69,7 +77,7 @@ export function sequenceFeeds(
 
 /** A `[B, T]` float feed with per-response-token values placed where {@link packSequences} puts them. */
 export function tokenFeed(
-  policy: GptPolicy,
+  policy: TrainablePolicy,
   prompts: readonly ArrayLike<number>[],
   perToken: readonly ArrayLike<number>[],
 ): Float32Array | Float64Array {
@@ -86,7 +94,7 @@ export function tokenFeed(
 
 /** Reads per-response-token values back out of a `[B, T]` array (the inverse of {@link tokenFeed}). */
 export function perTokenOf(
-  policy: GptPolicy,
+  policy: TrainablePolicy,
   prompts: readonly ArrayLike<number>[],
   lengths: readonly number[],
   flat: ArrayLike<number>,
@@ -100,14 +108,13 @@ export function perTokenOf(
 
 /** The model's parameters plus, optionally, a zero value head: a trainer's initial values. */
 export function initialParams(
-  policy: GptPolicy,
+  policy: TrainablePolicy,
   options: { valueHead?: boolean } = {},
 ): Map<string, TensorData> {
-  const out = new Map<string, TensorData>();
-  for (const s of gptParams(policy.config, { valueHead: options.valueHead ?? false })) {
-    const v = policy.params.get(s.name);
+  const out = new Map<string, TensorData>([...policy.params].map(([k, v]) => [k, v.slice()]));
+  for (const s of options.valueHead ? valueHead(policy) : []) {
     const n = s.shape.reduce((a, d) => a * d, 1);
-    out.set(s.name, v ? v.slice() : policy.dtype === "float64" ? new Float64Array(n) : new Float32Array(n));
+    out.set(s.name, policy.dtype === "float64" ? new Float64Array(n) : new Float32Array(n));
   }
   return out;
 }
@@ -126,7 +133,7 @@ export function sampleOptions(env: TextEnv, rng: Rng): SampleOptions {
 
 /** The checkpoint of a GPT whose trainer holds `params`. */
 export function gptCheckpoint(
-  policy: GptPolicy,
+  policy: TrainablePolicy,
   params: ReadonlyMap<string, TensorData>,
   step: number,
   metrics: Readonly<Record<string, number>>,

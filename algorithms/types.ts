@@ -22,8 +22,12 @@ import type { Bandit, PreferencePairs } from "../envs/bandit.ts";
 import type { TextEnv, TextPairs } from "../envs/text.ts";
 import type { TextScorer } from "../models/classifier.ts";
 import type { Tokenizer } from "../models/tokenizer.ts";
-import type { GptPolicy } from "../models/gpt_policy.ts";
-import type { Completions, SampleOptions, SequencePolicy } from "../models/sequence_policy.ts";
+import type {
+  Completions,
+  SampleOptions,
+  SequencePolicy,
+  TrainablePolicy,
+} from "../models/sequence_policy.ts";
 import type { TablePolicy, TableScorer } from "../models/tabular.ts";
 import type { HParamSpecs, HParamValue } from "./_hparams.ts";
 
@@ -72,8 +76,11 @@ export interface TextTrainContext {
   readonly rt: Runtime;
   /** Prompts, the gold scorer, π_ref and the completion length. */
   readonly env: TextEnv;
-  /** The policy to train: a GPT with π_ref's architecture and parameters (train from `policy.params`). */
-  readonly policy: GptPolicy;
+  /**
+   * The policy to train (from `policy.params`): π_ref's GPT, or any trainable sequence model such as
+   * an imported ONNX causal LM.
+   */
+  readonly policy: TrainablePolicy;
   /** The cell's preference pairs: two completions of π_ref per training prompt, labelled by the gold reward. */
   readonly pairs: TextPairs;
   /** The reward to optimize: the gold scorer, or a reward model fit on `pairs`. */

@@ -70,6 +70,8 @@ export interface CellEnv {
   readonly texts?: Map<string, Promise<LoadedText>>;
   /** Who judges judged text tasks, when the suite says (default: each task's own judge). */
   readonly judge?: JudgeSpec;
+  /** Text tasks the suite defines (`text_tasks:`, see `suiteTextTasks`), beside the built-in ones. */
+  readonly textSpecs?: ReadonlyMap<string, TextTaskSpec>;
 }
 
 /** A text task ready for cells: its environment, π_ref's comparator rewards, pairs per seed. */
@@ -169,7 +171,7 @@ export function checkCheckpoint(
  * exception; an abort through `hooks.signal` returns null.
  */
 export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): Promise<CellRecord | null> {
-  if (isTextTask(cell.task)) return runTextCell(cell, env, hooks);
+  if (isTextTask(cell.task) || env.textSpecs?.has(cell.task)) return runTextCell(cell, env, hooks);
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
   const task = env.tasks.get(cell.task)!;
@@ -257,7 +259,7 @@ export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
   if (!texts) throw new Error(`Cannot run text task "${name}": the run did not set up text tasks`);
   let t = texts.get(name);
   if (!t) {
-    const spec = TEXT_TASKS.get(name);
+    const spec = env.textSpecs?.get(name) ?? TEXT_TASKS.get(name);
     if (!spec) throw new Error(`unknown text task "${name}"`);
     t = (async () => {
       const task = await spec.load(env.rt);

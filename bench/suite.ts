@@ -11,6 +11,10 @@
  * @module
  */
 import { isTextTask } from "../tasks/text_tasks.ts";
+import type { DataTaskConfig, DataTaskKind } from "../tasks/data_tasks.ts";
+import { DATA_TASK_DEFAULTS, DATA_TASK_KINDS, dataTaskSpec } from "../tasks/data_tasks.ts";
+import type { TextTaskSpec } from "../tasks/text_tasks.ts";
+import { DATASET_FORMATS, DATASET_PRESETS, type DatasetRole } from "../tasks/datasets.ts";
 import { parse } from "yaml";
 import { dirname, join } from "node:path";
 import { allowed, checkValue, HParamError, parseHParams, unknownName } from "../algorithms/_hparams.ts";
@@ -18,7 +22,7 @@ import { getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/
 import { REWARD_MODEL_DEFAULTS, rewardModel } from "../algorithms/reward_model.ts";
 import type { Algorithm, HParams, PolicyAlgorithm } from "../algorithms/types.ts";
 import type { HParamSpec, HParamValue } from "../algorithms/_hparams.ts";
-import { ConfigError, yamlPosition, yamlReason } from "./validate.ts";
+import { checkInput, ConfigError, yamlPosition, yamlReason } from "./validate.ts";
 
 /** One algorithm's entry in a suite: fixed values and swept lists. */
 export interface SuiteAlgorithm {
@@ -69,6 +73,13 @@ export interface Suite {
   readonly stats: StatsSettings;
   /** Who judges win rates on judged text tasks (default: each task's own judge). */
   readonly judge?: JudgeSpec;
+  /** Defaults of `slurm submit`'s resource flags (flags override them; not part of the config hash). */
+  readonly slurm?: SlurmSuiteSettings;
+  /**
+   * Text tasks the suite defines over local data (`text_tasks:`), by name, paths resolved against the
+   * suite file's folder; `tasks` may name them like built-in tasks.
+   */
+  readonly textTasks?: Readonly<Record<string, DataTaskConfig>>;
 }
 
 /**
@@ -115,6 +126,8 @@ const TOP_KEYS = [
   "divergence",
   "stats",
   "judge",
+  "text_tasks",
+  "slurm",
 ];
 
 /**
@@ -153,7 +166,11 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
       `tasks = ${JSON.stringify(doc.tasks ?? null)} is not allowed (allowed: a non-empty list of task names)`,
     );
   }
-  const tasks = checkTasks(doc.tasks as unknown[], knownTasks, (i) => `tasks[${i}]`, fail);
+  const textTasks = doc.text_tasks === undefined
+    ? null
+    : parseTextTasks(doc.text_tasks, file, knownTasks, fail);
+  const known = [...knownTasks, ...Object.keys(textTasks ?? {})];
+  const tasks = checkTasks(doc.tasks as unknown[], known, (i) => `tasks[${i}]`, fail);
   if (!isRecord(doc.algorithms)) {
     return fail(
       "algorithms",
@@ -189,7 +206,52 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
     divergence: parseDivergence(doc.divergence, fail),
     stats: parseStats(doc.stats, fail),
     ...(doc.judge === undefined ? {} : { judge: parseJudge(doc.judge, file, fail) }),
+    ...(doc.slurm === undefined ? {} : { slurm: parseSlurm(doc.slurm, fail) }),
+    ...(textTasks ? { textTasks } : {}),
   };
+}
+
+/** `slurm: { cpus_per_task, mem, time, partition, account, max_parallel }`: defaults of `slurm submit`'s flags. */
+export interface SlurmSuiteSettings {
+  readonly cpusPerTask?: number;
+  readonly mem?: string;
+  readonly time?: string;
+  readonly partition?: string;
+  readonly account?: string;
+  readonly maxParallel?: number;
+}
+
+const SLURM_KEYS = {
+  cpus_per_task: "cpusPerTask",
+  mem: "mem",
+  time: "time",
+  partition: "partition",
+  account: "account",
+  max_parallel: "maxParallel",
+} as const;
+const SLURM_WORDS: Record<string, [RegExp, string]> = {
+  mem: [/^\d+[KMGT]?$/, "a size such as 4G or 500M"],
+  time: [/^(\d+-)?\d+(:\d{1,2}){0,2}$/, "a Slurm time such as 30, 01:00:00 or 1-12"],
+  partition: [/^[\w.-]+$/, "a partition name (letters, digits, _ . -)"],
+  account: [/^[\w.-]+$/, "an account name (letters, digits, _ . -)"],
+};
+
+function parseSlurm(raw: unknown, fail: Fail): SlurmSuiteSettings {
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(settings("slurm", raw, Object.keys(SLURM_KEYS), fail))) {
+    const word = SLURM_WORDS[k];
+    const ok = word
+      ? typeof v === "string" && word[0].test(v)
+      : typeof v === "number" && Number.isSafeInteger(v) && v >= 1;
+    if (!ok) {
+      fail(
+        `slurm.${k}`,
+        `slurm.${k} = ${JSON.stringify(v)} is not allowed (allowed: ${word ? word[1] : "an integer ≥ 1"})`,
+      );
+    }
+    out[SLURM_KEYS[k as keyof typeof SLURM_KEYS]] = v as string | number;
+  }
+  return out;
 }
 
 const JUDGE_KEYS = { task: ["kind"], onnx: ["kind", "path"], chat: ["kind", "url", "model", "api_key_env"] };
@@ -232,6 +294,283 @@ function parseJudge(raw: unknown, file: string, fail: Fail): JudgeSpec {
       : { kind, url, model, apiKeyEnv: text("api_key_env", "the name of an environment variable") };
   }
   return { kind: "task" };
+}
+
+// --- text tasks over local data ----------------------------------------------------------------------
+
+const TEXT_TASK_KEYS = [
+  "kind",
+  "description",
+  "dataset",
+  "tokenizer",
+  "gold",
+  "rows",
+  "max_rows",
+  "seed",
+  "prompts",
+  "reference",
+  "max_new_tokens",
+  "pairs",
+];
+const DATASET_KEYS = ["path", "format", "preset", "columns"];
+const GOLD_KEYS = ["path", "tokenizer", "label_index", "label", "inputs", "output", "max_length", "batch"];
+
+/**
+ * `text_tasks: { name: { kind, dataset, tokenizer, gold, ... } }`: every field checked, defaults from
+ * {@link DATA_TASK_DEFAULTS}, paths relative to the suite file's folder.
+ */
+function parseTextTasks(
+  raw: unknown,
+  file: string,
+  knownTasks: readonly string[],
+  fail: Fail,
+): Record<string, DataTaskConfig> {
+  if (!isRecord(raw)) {
+    return fail(
+      "text_tasks",
+      `text_tasks = ${
+        JSON.stringify(raw)
+      } is not allowed (allowed: a mapping from task names to task definitions)`,
+    );
+  }
+  const out: Record<string, DataTaskConfig> = {};
+  for (const [name, entry] of Object.entries(raw)) {
+    const at = `text_tasks.${name}`;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+      fail(at, `text task name "${name}" is not allowed (allowed: letters, digits, ".", "_", "-")`);
+    }
+    if (knownTasks.includes(name)) fail(at, `text task "${name}" is the name of a built-in task`);
+    out[name] = parseTextTask(entry, at, file, fail);
+  }
+  return out;
+}
+
+function parseTextTask(raw: unknown, at: string, file: string, fail: Fail): DataTaskConfig {
+  const kindValue = isRecord(raw) ? raw.kind : undefined;
+  if (typeof kindValue !== "string" || !DATA_TASK_KINDS.includes(kindValue as DataTaskKind)) {
+    return fail(
+      `${at}.kind`,
+      `${at}.kind = ${JSON.stringify(kindValue) ?? "(missing)"} is not allowed (allowed: one of ${
+        DATA_TASK_KINDS.join(", ")
+      })`,
+    );
+  }
+  const kind = kindValue as DataTaskKind;
+  const doc = settings(at, raw, TEXT_TASK_KEYS, fail);
+  const d = DATA_TASK_DEFAULTS[kind];
+  const path = (field: string, v: unknown): string => {
+    if (typeof v !== "string" || v.trim() === "") {
+      return fail(
+        field,
+        `${field} = ${JSON.stringify(v) ?? "(missing)"} is not allowed (allowed: a file path)`,
+      );
+    }
+    return v.startsWith("/") ? v : join(dirname(file), v);
+  };
+  const text = (field: string, v: unknown): string => {
+    if (typeof v !== "string" || v.trim() === "") {
+      return fail(field, `${field} = ${JSON.stringify(v)} is not allowed (allowed: a non-empty string)`);
+    }
+    return v;
+  };
+  const int = (field: string, v: unknown, fallback: number, min: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+      return fail(field, `${field} = ${JSON.stringify(v)} is not allowed (allowed: an integer ≥ ${min})`);
+    }
+    return v;
+  };
+  const positive = (field: string, v: unknown, fallback: number, zero = false): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || Number.isNaN(v) || (zero ? v < 0 : v <= 0)) {
+      return fail(
+        field,
+        `${field} = ${JSON.stringify(v)} is not allowed (allowed: a number ${zero ? "≥" : ">"} 0)`,
+      );
+    }
+    return v;
+  };
+
+  // dataset
+  const ds = doc.dataset === undefined
+    ? fail(`${at}.dataset`, `${at}.dataset is missing (allowed: a mapping of ${DATASET_KEYS.join(", ")})`)
+    : settings(`${at}.dataset`, doc.dataset, DATASET_KEYS, fail);
+  const roles: readonly DatasetRole[] = kind === "sentiment" ? ["text"] : ["prompt", "completion"];
+  const format = ds.format;
+  if (format !== undefined && !DATASET_FORMATS.includes(format as never)) {
+    fail(
+      `${at}.dataset.format`,
+      `${at}.dataset.format = ${JSON.stringify(format)} is not allowed (allowed: one of ${
+        DATASET_FORMATS.join(", ")
+      })`,
+    );
+  }
+  const preset = ds.preset;
+  if (preset !== undefined && !(typeof preset === "string" && preset in DATASET_PRESETS)) {
+    fail(
+      `${at}.dataset.preset`,
+      `${at}.dataset.preset = ${JSON.stringify(preset)} is not allowed (allowed: one of ${
+        Object.keys(DATASET_PRESETS).join(", ")
+      })`,
+    );
+  }
+  const columnsDoc = settings(`${at}.dataset.columns`, ds.columns, roles, fail);
+  const columns: Partial<Record<DatasetRole, string>> = {};
+  for (const [k, v] of Object.entries(columnsDoc)) {
+    columns[k as DatasetRole] = text(`${at}.dataset.columns.${k}`, v);
+  }
+  const presetColumns: Partial<Record<DatasetRole, string>> = preset
+    ? DATASET_PRESETS[preset as keyof typeof DATASET_PRESETS]
+    : {};
+  for (const role of roles) {
+    if (!columns[role] && !presetColumns[role]) {
+      fail(
+        `${at}.dataset.columns.${role}`,
+        `${at}.dataset names no column for "${role}" (set dataset.columns.${role}, or dataset.preset: one of ${
+          Object.keys(DATASET_PRESETS).filter((p) =>
+            role in DATASET_PRESETS[p as keyof typeof DATASET_PRESETS]
+          ).join(", ")
+        })`,
+      );
+    }
+  }
+  const dataset = {
+    path: path(`${at}.dataset.path`, ds.path),
+    ...(format !== undefined ? { format: format as typeof DATASET_FORMATS[number] } : {}),
+    ...(preset !== undefined ? { preset: preset as keyof typeof DATASET_PRESETS } : {}),
+    ...(Object.keys(columns).length ? { columns } : {}),
+  };
+
+  // gold
+  const g = doc.gold === undefined
+    ? fail(`${at}.gold`, `${at}.gold is missing (allowed: a mapping of ${GOLD_KEYS.join(", ")})`)
+    : settings(`${at}.gold`, doc.gold, GOLD_KEYS, fail);
+  if (kind === "summarize" && (g.label_index !== undefined || g.label !== undefined)) {
+    fail(
+      `${at}.gold`,
+      `${at}.gold: label_index and label are for sentiment classifiers (a reward model has one output)`,
+    );
+  }
+  const inputsDoc = settings(`${at}.gold.inputs`, g.inputs, ["ids", "mask", "token_type_ids"], fail);
+  const inputName = (k: string, v: unknown, nullable: boolean): string | null => {
+    if (v === null && nullable) return null;
+    return text(`${at}.gold.inputs.${k}`, v);
+  };
+  const inputs = {
+    ...(inputsDoc.ids !== undefined ? { ids: inputName("ids", inputsDoc.ids, false)! } : {}),
+    ...(inputsDoc.mask !== undefined ? { mask: inputName("mask", inputsDoc.mask, true) } : {}),
+    ...(inputsDoc.token_type_ids !== undefined
+      ? { tokenTypes: inputName("token_type_ids", inputsDoc.token_type_ids, true) }
+      : {}),
+  };
+  const gold = {
+    path: path(`${at}.gold.path`, g.path),
+    ...(g.tokenizer !== undefined ? { tokenizer: path(`${at}.gold.tokenizer`, g.tokenizer) } : {}),
+    ...(g.label_index !== undefined
+      ? { labelIndex: int(`${at}.gold.label_index`, g.label_index, 1, 0) }
+      : {}),
+    ...(g.label !== undefined ? { label: text(`${at}.gold.label`, g.label) } : {}),
+    ...(Object.keys(inputs).length ? { inputs } : {}),
+    ...(g.output !== undefined ? { output: text(`${at}.gold.output`, g.output) } : {}),
+    ...(g.max_length !== undefined ? { maxLength: int(`${at}.gold.max_length`, g.max_length, 128, 2) } : {}),
+    ...(g.batch !== undefined ? { batch: int(`${at}.gold.batch`, g.batch, 32, 1) } : {}),
+  };
+
+  // sizes and budgets
+  const p = settings(`${at}.prompts`, doc.prompts, ["train", "eval", "min_tokens", "max_tokens"], fail);
+  const prompts = {
+    train: int(`${at}.prompts.train`, p.train, d.prompts.train, 1),
+    eval: int(`${at}.prompts.eval`, p.eval, d.prompts.eval, 1),
+    minTokens: int(`${at}.prompts.min_tokens`, p.min_tokens, d.prompts.minTokens, 1),
+    maxTokens: int(`${at}.prompts.max_tokens`, p.max_tokens, d.prompts.maxTokens, 1),
+  };
+  if (prompts.maxTokens < prompts.minTokens) {
+    fail(
+      `${at}.prompts.max_tokens`,
+      `${at}.prompts.max_tokens = ${prompts.maxTokens} is not allowed (allowed: ≥ prompts.min_tokens = ${prompts.minTokens})`,
+    );
+  }
+  const r = settings(
+    `${at}.reference`,
+    doc.reference,
+    ["d_model", "layers", "heads", "context", "steps", "batch", "lr", "weight_decay"],
+    fail,
+  );
+  const reference = {
+    dModel: int(`${at}.reference.d_model`, r.d_model, d.reference.dModel, 1),
+    layers: int(`${at}.reference.layers`, r.layers, d.reference.layers, 1),
+    heads: int(`${at}.reference.heads`, r.heads, d.reference.heads, 1),
+    context: int(`${at}.reference.context`, r.context, d.reference.context, 2),
+    steps: int(`${at}.reference.steps`, r.steps, d.reference.steps, 1),
+    batch: int(`${at}.reference.batch`, r.batch, d.reference.batch, 1),
+    lr: positive(`${at}.reference.lr`, r.lr, d.reference.lr),
+    weightDecay: positive(`${at}.reference.weight_decay`, r.weight_decay, d.reference.weightDecay, true),
+  };
+  if (reference.dModel % reference.heads !== 0) {
+    fail(
+      `${at}.reference.heads`,
+      `${at}.reference.heads = ${reference.heads} is not allowed (allowed: a divisor of d_model = ${reference.dModel})`,
+    );
+  }
+  const pr = settings(`${at}.pairs`, doc.pairs, ["count", "scale"], fail);
+  return {
+    kind,
+    ...(doc.description !== undefined ? { description: text(`${at}.description`, doc.description) } : {}),
+    dataset,
+    tokenizer: path(`${at}.tokenizer`, doc.tokenizer),
+    gold,
+    rows: int(`${at}.rows`, doc.rows, d.rows, 1),
+    ...(doc.max_rows !== undefined ? { maxRows: int(`${at}.max_rows`, doc.max_rows, 0, 1) } : {}),
+    seed: int(`${at}.seed`, doc.seed, d.seed, 0),
+    prompts,
+    reference,
+    maxNewTokens: int(`${at}.max_new_tokens`, doc.max_new_tokens, d.maxNewTokens, 1),
+    pairs: {
+      count: int(`${at}.pairs.count`, pr.count, d.pairs.count, 1),
+      scale: positive(`${at}.pairs.scale`, pr.scale, d.pairs.scale),
+    },
+  };
+}
+
+/** The suite's own text tasks as the cell runner loads them (`CellEnv.textSpecs`). */
+export function suiteTextTasks(s: Suite): Map<string, TextTaskSpec> {
+  return new Map(Object.entries(s.textTasks ?? {}).map(([name, c]) => [name, dataTaskSpec(name, c)]));
+}
+
+/**
+ * Checks, before anything runs, that every file a suite-defined text task reads is there: the dataset
+ * and the gold model exist and are non-empty files (they are not read: a dataset may be larger than
+ * memory), the tokenizers parse as JSON. A {@link ConfigError} names the path and the field.
+ */
+export async function checkTextTaskInputs(suite: Suite): Promise<void> {
+  for (const [name, t] of Object.entries(suite.textTasks ?? {})) {
+    if (!suite.tasks.includes(name)) continue;
+    const at = `text_tasks.${name}`;
+    await checkPresent(t.dataset.path, { field: `${at}.dataset.path`, config: suite.file });
+    await checkInput(t.tokenizer, "json", { field: `${at}.tokenizer`, config: suite.file });
+    await checkPresent(t.gold.path, { field: `${at}.gold.path`, config: suite.file });
+    if (t.gold.tokenizer) {
+      await checkInput(t.gold.tokenizer, "json", { field: `${at}.gold.tokenizer`, config: suite.file });
+    }
+  }
+}
+
+/** A non-empty regular file, checked without reading it. */
+async function checkPresent(path: string, ref: { field: string; config: string }): Promise<void> {
+  const fail = (why: string): never => {
+    throw new ConfigError(
+      `Cannot read "${path}" (${ref.field} in config "${ref.config}"): ${why}`,
+      ref.field,
+    );
+  };
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    return fail(e instanceof Deno.errors.NotFound ? "no such file" : String(e));
+  }
+  if (!info.isFile) fail(info.isDirectory ? "it is a directory, not a file" : "it is not a regular file");
+  if (info.size === 0) fail("the file is empty");
 }
 
 /** The policy algorithms of an `algorithms` mapping, and the reward model's config where it is listed. */
@@ -278,7 +617,8 @@ export function overrideSuite(s: Suite, o: SuiteOverrides, knownTasks: readonly 
   const fail = (field: string, why: string): never => {
     throw new ConfigError(`Cannot parse the command line: ${field}: ${why}`, field);
   };
-  const tasks = o.tasks ? checkTasks(o.tasks, knownTasks, () => "--tasks", fail) : s.tasks;
+  const known = [...knownTasks, ...Object.keys(s.textTasks ?? {})];
+  const tasks = o.tasks ? checkTasks(o.tasks, known, () => "--tasks", fail) : s.tasks;
   let algorithms = s.algorithms;
   if (o.algorithms) {
     if (new Set(o.algorithms).size !== o.algorithms.length) fail("--algorithms", "an algorithm is repeated");
@@ -312,11 +652,12 @@ export function overrideSuite(s: Suite, o: SuiteOverrides, knownTasks: readonly 
 export function planCells(s: Suite): Cell[] {
   const cells: Cell[] = [];
   for (const task of s.tasks) {
-    for (const entry of (isTextTask(task) ? s.textAlgorithms : undefined) ?? s.algorithms) {
+    const text = isTextTask(task) || s.textTasks?.[task] !== undefined;
+    for (const entry of (text ? s.textAlgorithms : undefined) ?? s.algorithms) {
       const alg = getAlgorithm(entry.name) as PolicyAlgorithm;
       for (const combo of product(entry.sweep)) {
         // Text tasks start from the algorithm's text defaults (a GPT does not train at a table's rates).
-        const defaults = isTextTask(task) ? alg.textDefaults : alg.defaults;
+        const defaults = text ? alg.textDefaults : alg.defaults;
         const hparams = parseHParams(alg.name, alg.hparams, defaults, { ...entry.fixed, ...combo });
         const sweptOther = Object.keys(combo).filter((k) => k !== alg.knob);
         const series = [alg.name, ...sweptOther.map((k) => `${k}=${combo[k]}`)].join(" ");

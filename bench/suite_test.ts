@@ -110,7 +110,7 @@ Deno.test("suite errors name the file, the field, the value and what is allowed"
     [
       "tasks: [bandit.ood]\nalgorithms: {}\nseed: 3",
       "seed",
-      'Cannot parse config "tasks/x.yaml": unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge)',
+      'Cannot parse config "tasks/x.yaml": unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm)',
     ],
   ];
   for (const [text, field, message] of cases) {

@@ -28,3 +28,5 @@ export * from "./trainer.ts";
 export { Rng } from "./rng.ts";
 export { checkVjp } from "./gradcheck.ts";
 export type { CheckInput, VjpCheck } from "./gradcheck.ts";
+export { importOnnx, isWeight, OnnxImportError, parseOnnx, readOnnx, SUPPORTED_OPS } from "./onnx_import.ts";
+export type { ImportOptions, OnnxModelFile } from "./onnx_import.ts";

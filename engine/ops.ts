@@ -234,6 +234,13 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return [g.mul(grad, d)];
     },
   },
+  // Added for imported graphs (PyTorch exports the exact GELU as x·(1 + erf(x/√2))/2).
+  erf: {
+    infer: floatUnary("erf"),
+    onnx: (e, [x], _a, { out }) => (out.dtype === "float64" ? erf64(e, x!) : e.node("Erf", [x!])),
+    // d erf(x) = 2/√π · e^{−x²} dx
+    vjp: ({ g, grad, x: [x] }) => [g.mul(grad, g.mul(g.exp(g.neg(g.mul(x!, x!))), 2 / Math.sqrt(Math.PI)))],
+  },
   logSigmoid: {
     infer: floatUnary("logSigmoid"),
     // log σ(x) = min(x, 0) − log(1 + e^{−|x|}): never exponentiates a large positive number. It is an
@@ -573,6 +580,24 @@ export const OPS: Readonly<Record<string, OpDef>> = {
     vjp: ({ g, grad, x: [, i], attrs }) => [grad, null, g.gatherElements(grad, i!, num(attrs, "axis"))],
   },
 };
+
+/**
+ * erf in float64 from ONNX arithmetic: ONNX Runtime's CPU provider has an Erf kernel for float32 only.
+ * erf(x) = 2/√π · e^{−x²} · x · Σₙ (2x²)ⁿ / (3·5···(2n+1)), a series of positive terms (no
+ * cancellation, relative error ~1e-15), summed by Horner over x clipped to [−6, 6] where erf is ±1 to
+ * double precision beyond; 110 terms reach 1e-17 at |x| = 6.
+ */
+function erf64(e: Emitter, x: string): string {
+  const s = (v: number) => e.scalar(v, "float64");
+  const xc = e.node("Clip", [x, s(-6), s(6)]);
+  const y = e.node("Mul", [e.node("Mul", [xc, xc]), s(2)]);
+  let acc = s(1);
+  for (let n = 110; n >= 1; n--) {
+    acc = e.node("Add", [e.node("Mul", [e.node("Mul", [acc, y]), s(1 / (2 * n + 1))]), s(1)]);
+  }
+  const gauss = e.node("Exp", [e.node("Neg", [e.node("Mul", [xc, xc])])]);
+  return e.node("Mul", [e.node("Mul", [e.node("Mul", [xc, acc]), gauss]), s(2 / Math.sqrt(Math.PI))]);
+}
 
 function leaf(): OpDef {
   return {

@@ -53,6 +53,7 @@ const CASES: Record<string, Case[]> = {
     inputs: [n([3])],
     build: (g, [x]) => g.cast(g.mul(x!, x!), "float64"),
   }],
+  erf: [{ name: "[2,4]", inputs: [n([2, 4])], build: (g, [x]) => g.apply("erf", [g.mul(x!, 1.5)]) }],
   logSigmoid: [{ name: "[6]", inputs: [n([6])], build: (g, [x]) => g.logSigmoid(g.mul(x!, 3)) }],
   matmul: [
     { name: "[2,3]@[3,4]", inputs: [n([2, 3]), n([3, 4])], build: (g, [a, b]) => g.matmul(a!, b!) },

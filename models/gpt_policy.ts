@@ -14,8 +14,17 @@ import type { DType, Tensor, TensorData } from "../engine/graph.ts";
 import { Graph } from "../engine/graph.ts";
 import type { Executable, Runtime } from "../engine/runtime.ts";
 import type { GptConfig } from "./gpt.ts";
-import { declareParams, DECODE, gptDecodeStep, gptLogits, gptParams, validateGpt } from "./gpt.ts";
-import type { Completions, SampleOptions, SequencePolicy } from "./sequence_policy.ts";
+import {
+  declareParams,
+  DECODE,
+  gptDecodeStep,
+  gptHidden,
+  gptLogits,
+  gptParams,
+  lmHead,
+  validateGpt,
+} from "./gpt.ts";
+import type { Completions, SampleOptions, TrainablePolicy } from "./sequence_policy.ts";
 import { logSoftmaxInto, TokenSampler } from "./sequence_policy.ts";
 
 /** Options of {@link GptPolicy.sample} beyond {@link SampleOptions}. */
@@ -25,7 +34,7 @@ export interface GptSampleOptions extends SampleOptions {
 }
 
 /** A GPT with bound parameters, answering the {@link SequencePolicy} questions through ONNX Runtime. */
-export class GptPolicy implements SequencePolicy {
+export class GptPolicy implements TrainablePolicy {
   readonly config: GptConfig;
   readonly params: ReadonlyMap<string, TensorData>;
   readonly dtype: DType;
@@ -71,6 +80,17 @@ export class GptPolicy implements SequencePolicy {
   }
   get context(): number {
     return this.config.context;
+  }
+  /** Width of the final hidden state: D. */
+  get hiddenSize(): number {
+    return this.config.dModel;
+  }
+
+  /** Declares the GPT's parameters in `g`; the logits and final hidden state of `tokens` [B, T]. */
+  forwardNodes(g: Graph, tokens: Tensor): { logits: Tensor; hidden: Tensor } {
+    const p = declareParams(g, gptParams(this.config), this.dtype);
+    const hidden = gptHidden(g, this.config, p, tokens);
+    return { logits: lmHead(g, p, hidden), hidden };
   }
 
   /** Raw next-token logits at every position: `tokens` [B, T] → [B, T, V] (the graph's dtype). */

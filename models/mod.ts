@@ -11,3 +11,7 @@ export * from "./classifier.ts";
 export * from "./weights.ts";
 export * from "./judge.ts";
 export * from "./judges.ts";
+export * from "./imported_lm.ts";
+export * from "./export.ts";
+export * from "./hf_tokenizer.ts";
+export * from "./external_scorer.ts";

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { DType, Graph, Tensor, TensorData } from "../engine/graph.ts";
 import type { Rng } from "../engine/rng.ts";
 
 /** How to sample. */
@@ -51,6 +52,26 @@ export interface SequencePolicy {
   nextTokenLogProbs(tokens: Int32Array, batch: number): Promise<Float64Array>;
   /** Samples one response per prompt. */
   sample(prompts: readonly (readonly number[])[], options: SampleOptions): Promise<Completions>;
+}
+
+/**
+ * A sequence policy whose forward pass can be built into a training graph: what every text algorithm
+ * trains (the harness's GPT, an imported ONNX causal LM).
+ */
+export interface TrainablePolicy extends SequencePolicy {
+  /** Float type of its parameters and graphs. */
+  readonly dtype: DType;
+  /** Current parameter values by name: a trainer's initial values. */
+  readonly params: ReadonlyMap<string, TensorData>;
+  /** Width D of the final hidden state (what a value head reads), or null where the model has none. */
+  readonly hiddenSize: number | null;
+  /**
+   * Declares the parameters in `g` (graph parameters named as in `params`) and builds the next-token
+   * logits `[B, T, V]` and the final hidden state `[B, T, D]` of `tokens` (int64 `[B, T]`).
+   */
+  forwardNodes(g: Graph, tokens: Tensor): { logits: Tensor; hidden: Tensor };
+  /** The same model with other parameter values (compiled sessions shared). */
+  withParams(params: ReadonlyMap<string, TensorData>): TrainablePolicy;
 }
 
 /** Prompt + response rows packed for a training graph, all `[B, T]` row-major. */

@@ -12,3 +12,5 @@ export * from "./sentiment_corpus.ts";
 export * from "./summarize.ts";
 export * from "./summarize_corpus.ts";
 export * from "./text_tasks.ts";
+export * from "./datasets.ts";
+export * from "./data_tasks.ts";

@@ -54,13 +54,13 @@ const CASES: Case[] = [
     "a list instead of a mapping",
     "- dpo\n- ipo\n",
     "",
-    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge (got a list)",
+    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm (got a list)",
   ),
   suiteCase(
     "an unknown top-level key, with a did-you-mean",
     GOOD + "seed: 3\n",
     "seed",
-    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge)',
+    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm)',
   ),
   suiteCase(
     "an unknown task, with the known names",
@@ -153,6 +153,12 @@ const CASES: Case[] = [
     'judge: unknown key "pth" (did you mean "path"? known: kind, path)',
   ),
   suiteCase(
+    "a Slurm memory size that is not one",
+    GOOD + "slurm: { mem: lots }\n",
+    "slurm.mem",
+    'slurm.mem = "lots" is not allowed (allowed: a size such as 4G or 500M)',
+  ),
+  suiteCase(
     "a misspelt divergence setting",
     GOOD + "divergence: { max_grad_nrom: 10 }\n",
     "divergence.max_grad_nrom",
@@ -210,7 +216,7 @@ const CASES: Case[] = [
     args: () => ["--sedes", "3"],
     field: "--sedes",
     message: () =>
-      'Cannot parse the command line: unknown option "--sedes" (did you mean "--seeds"? known: --suite, --tasks, --algorithms, --seeds, --out, --resume, --ep, --threads, --quiet, --help)',
+      'Cannot parse the command line: unknown option "--sedes" (did you mean "--seeds"? known: --suite, --tasks, --algorithms, --seeds, --out, --resume, --ep, --threads, --jobs, --quiet, --help)',
   },
   {
     name: "seeds that are not numbers",
