@@ -10,6 +10,9 @@
  * `results.json` as a run that was never interrupted. An abort (Ctrl-C) stops at the next step of the
  * current cell, which is dropped and runs again on resume.
  *
+ * The steps are exported for runs whose cells go elsewhere (`jobs.ts`): {@link openRun} creates or
+ * reopens the run folder, {@link finishRun} aggregates records in plan order into the results.
+ *
  * @module
  */
 import * as ort from "onnxruntime-node";
@@ -32,14 +35,15 @@ import {
   canonicalJson,
   createDirAtomic,
   gitState,
-  readRecords,
   removeStaleTemporaries,
   runId,
   sha256,
   writeAtomic,
 } from "./store.ts";
-import type { StatsSettings, Suite } from "./suite.ts";
-import { planCells } from "./suite.ts";
+import type { RunRecords } from "./plan.ts";
+import { gatherCellFiles, readRunRecords } from "./plan.ts";
+import type { Cell, StatsSettings, Suite } from "./suite.ts";
+import { checkTextTaskInputs, planCells, suiteTextTasks } from "./suite.ts";
 import { checkInput, checkOutputDir, ConfigError } from "./validate.ts";
 
 /** Options of {@link runSuite}. */
@@ -77,8 +81,9 @@ export class RunInterrupted extends Error {
   readonly done: number;
   readonly total: number;
 
-  constructor(dir: string, done: number, total: number) {
-    super(`Interrupted: ${done} of ${total} cells are saved in ${dir}/results.jsonl`);
+  /** `where`: the file or folder holding the saved cells (default `<dir>/results.jsonl`). */
+  constructor(dir: string, done: number, total: number, where = `${dir}/results.jsonl`) {
+    super(`Interrupted: ${done} of ${total} cells are saved in ${where}`);
     this.dir = dir;
     this.done = done;
     this.total = total;
@@ -110,14 +115,32 @@ export interface Manifest {
   finishedAt: string | null;
 }
 
-/** The hash that identifies a suite's config (a resume must match it). */
+/**
+ * The hash that identifies a suite's config (a resume must match it). A suite's `slurm` resources are
+ * left out: where cells run does not change what they compute.
+ */
 export function configHash(suite: Suite): string {
-  return sha256(canonicalJson(suite));
+  const { slurm: _, ...config } = suite as Suite & { slurm?: unknown };
+  return sha256(canonicalJson(config));
+}
+
+/** A run folder opened by {@link openRun}: created with its manifest, or resumed, and ready for cells. */
+export interface OpenRun {
+  readonly dir: string;
+  readonly suite: Suite;
+  readonly manifest: Manifest;
+  readonly cells: readonly Cell[];
+  /** Cells already on record (`results.jsonl` and `cells/`), by id. */
+  readonly done: Map<string, CellRecord>;
+  readonly env: CellEnv;
+  readonly tasks: ReadonlyMap<string, BanditTask>;
+  /** This process's provider, threads and versions. */
+  readonly environment: Environment;
 }
 
 /**
- * Runs (or resumes) a suite on the bandit tasks; returns where the run went. Bad input throws a
- * {@link ConfigError} before anything is written; an abort through `opts.signal` throws
+ * Runs (or resumes) a suite in this process, one cell after another; returns where the run went. Bad
+ * input throws a {@link ConfigError} before anything is written; an abort through `opts.signal` throws
  * {@link RunInterrupted} once the finished cells are on disk.
  */
 export async function runSuite(
@@ -127,17 +150,66 @@ export async function runSuite(
 ): Promise<RunOutcome> {
   const log = opts.log === undefined ? (l: string) => console.error(l) : opts.log;
   const t0 = performance.now();
+  const run = await openRun(suite, tasks, opts);
+  const { dir, cells, done, env } = run;
+  const jsonl = `${dir}/results.jsonl`;
+  const progress = runProgress(run, log, opts);
+  const records: CellRecord[] = [];
+  let interrupted = false;
+  for (const cell of cells) {
+    const finished = done.get(cell.id);
+    if (finished) {
+      records.push(finished);
+      continue;
+    }
+    if (opts.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
+    progress?.start(cell);
+    const rec = await runCell(cell, env, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onStep: (step) => progress?.step(step),
+      onCheckpoint: (ck) => progress?.checkpoint(ck.kl, ck.reward),
+    });
+    if (!rec) {
+      interrupted = true;
+      break;
+    }
+    await appendRecord(jsonl, rec);
+    done.set(cell.id, rec);
+    records.push(rec);
+    progress?.finish(cell, rec);
+  }
+  progress?.clear();
+  if (interrupted) throw new RunInterrupted(dir, done.size, cells.length);
+  const { results, reportPath } = await finishRun(run, records, run.environment, env);
+  return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Checks a suite and creates its run folder (manifest inside) under `opts.out`, or reopens the run
+ * `opts.resume` (same config; its manifest records the resume); reads the cells on record. Bad input
+ * throws a {@link ConfigError} before anything is written.
+ */
+export async function openRun(
+  suite: Suite,
+  tasks: ReadonlyMap<string, BanditTask>,
+  opts: Omit<RunOptions, "signal" | "live" | "columns"> = {},
+): Promise<OpenRun> {
+  const log = opts.log === undefined ? (l: string) => console.error(l) : opts.log;
   const hash = configHash(suite);
   const cells = planCells(suite);
   if (cells.length === 0) throw new ConfigError(`Suite "${suite.name}" plans no cell`, "algorithms");
   for (const t of suite.tasks) {
-    if (!tasks.has(t) && !isTextTask(t)) {
+    if (!tasks.has(t) && !isTextTask(t) && suite.textTasks?.[t] === undefined) {
       throw new ConfigError(`Cannot run task "${t}": it is not loaded`, "tasks");
     }
   }
   // Everything that can be checked is checked before the runtime loads or anything is written.
   await checkJudge(suite);
-  let prior: CellRecord[] = [], torn = false, manifest: Manifest | null = null;
+  await checkTextTaskInputs(suite);
+  let prior: RunRecords | null = null, manifest: Manifest | null = null;
   if (opts.resume) {
     manifest = await readManifest(opts.resume);
     if (manifest.configHash !== hash) {
@@ -149,17 +221,9 @@ export async function runSuite(
       );
     }
     try {
-      ({ records: prior, torn } = await readRecords(`${opts.resume}/results.jsonl`));
+      prior = await readRunRecords(opts.resume, cells);
     } catch (e) {
       throw new ConfigError(`Cannot resume "${opts.resume}" (--resume): ${(e as Error).message}`, "--resume");
-    }
-    const planned = new Set(cells.map((c) => c.id));
-    const stray = prior.find((r) => !planned.has(r.id));
-    if (stray) {
-      throw new ConfigError(
-        `Cannot resume "${opts.resume}" (--resume): results.jsonl holds cell "${stray.id}", which its config does not plan`,
-        "--resume",
-      );
     }
   } else await checkOutputDir(opts.out ?? "runs");
 
@@ -193,45 +257,64 @@ export async function runSuite(
     });
     await removeStaleTemporaries(dir);
     // Drop a torn last line before appending, so the next record starts on a line of its own.
-    if (torn) await writeAtomic(`${dir}/results.jsonl`, prior.map((r) => JSON.stringify(r) + "\n").join(""));
+    if (prior?.torn) {
+      await writeAtomic(`${dir}/results.jsonl`, prior.jsonl.map((r) => JSON.stringify(r) + "\n").join(""));
+    }
     await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   } else {
-    const startedAt = new Date();
-    const git = await gitState();
-    manifest = {
-      harness: `prefbench ${denoJson.version}`,
-      gitCommit: git.commit,
-      gitDirty: git.dirty,
-      suite,
-      configHash: hash,
-      deno: Deno.version.deno,
-      onnxruntime: environment.onnxruntime,
-      executionProvider: rt.provider,
-      threads: rt.threads,
-      environment,
-      machine: {
-        os: Deno.build.os,
-        arch: Deno.build.arch,
-        cpu: cpus()[0]?.model ?? "unknown",
-        cores: cpus().length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        gpu: await gpuModel(),
-      },
-      seeds: suite.seeds,
-      cells: cells.length,
-      startedAt: startedAt.toISOString(),
-      resumes: [],
-      finishedAt: null,
-    };
-    dir = await createDirAtomic(opts.out ?? "runs", runId(startedAt, hash), {
+    manifest = await newManifest(suite, environment);
+    dir = await createDirAtomic(opts.out ?? "runs", runId(new Date(manifest.startedAt), hash), {
       "manifest.json": JSON.stringify(manifest, null, 2) + "\n",
     });
   }
+  return {
+    dir,
+    suite,
+    manifest,
+    cells,
+    done: new Map(prior?.records ?? []),
+    env: cellEnv(suite, rt, tasks),
+    tasks,
+    environment,
+  };
+}
 
-  const jsonl = `${dir}/results.jsonl`;
-  const done = new Map<string, CellRecord>();
-  for (const r of prior) if (!done.has(r.id)) done.set(r.id, r);
-  const env: CellEnv = {
+/**
+ * The manifest of a new run of `suite` in `environment` (this machine, this commit, started now).
+ * Nothing is written.
+ */
+export async function newManifest(suite: Suite, environment: Environment): Promise<Manifest> {
+  const git = await gitState();
+  return {
+    harness: `prefbench ${denoJson.version}`,
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+    suite,
+    configHash: configHash(suite),
+    deno: Deno.version.deno,
+    onnxruntime: environment.onnxruntime,
+    executionProvider: environment.executionProvider,
+    threads: environment.threads,
+    environment,
+    machine: {
+      os: Deno.build.os,
+      arch: Deno.build.arch,
+      cpu: cpus()[0]?.model ?? "unknown",
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      gpu: await gpuModel(),
+    },
+    seeds: suite.seeds,
+    cells: planCells(suite).length,
+    startedAt: new Date().toISOString(),
+    resumes: [],
+    finishedAt: null,
+  };
+}
+
+/** What every cell of a run shares: the runtime, the tasks and the per-run caches (empty). */
+export function cellEnv(suite: Suite, rt: Runtime, tasks: ReadonlyMap<string, BanditTask>): CellEnv {
+  return {
     rt,
     tasks,
     checkpoints: suite.checkpoints,
@@ -240,7 +323,17 @@ export async function runSuite(
     texts: new Map<string, Promise<LoadedText>>(),
     divergence: suite.divergence,
     ...(suite.judge ? { judge: suite.judge } : {}),
+    ...(suite.textTasks ? { textSpecs: suiteTextTasks(suite) } : {}),
   };
+}
+
+/** The progress display of a run (null when `log` is null), with its opening notes. */
+export function runProgress(
+  run: Pick<OpenRun, "dir" | "cells" | "done" | "suite">,
+  log: ((line: string) => void) | null,
+  opts: Pick<RunOptions, "live" | "columns">,
+): Progress | null {
+  const { dir, cells, done, suite } = run;
   const progress = log
     ? new Progress({
       total: cells.length,
@@ -256,44 +349,41 @@ export async function runSuite(
       `note: ${suite.seeds.length} seed(s): intervals across seeds need at least 3 to say much (the default is 3)`,
     );
   }
-  const records: CellRecord[] = [];
-  let interrupted = false;
-  for (const cell of cells) {
-    const finished = done.get(cell.id);
-    if (finished) {
-      records.push(finished);
-      continue;
-    }
-    if (opts.signal?.aborted) {
-      interrupted = true;
-      break;
-    }
-    progress?.start(cell);
-    const rec = await runCell(cell, env, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onStep: (step) => progress?.step(step),
-      onCheckpoint: (ck) => progress?.checkpoint(ck.kl, ck.reward),
-    });
-    if (!rec) {
-      interrupted = true;
-      break;
-    }
-    await appendRecord(jsonl, rec);
-    done.set(cell.id, rec);
-    records.push(rec);
-    progress?.finish(cell, rec);
-  }
-  progress?.clear();
-  if (interrupted) throw new RunInterrupted(dir, done.size, cells.length);
+  return progress;
+}
 
+/**
+ * Finishes a run whose every cell is on record: `records` in plan order are aggregated (judged win
+ * rates included) into `results.json`, the report and the manifest's end time. Records that worker
+ * processes left in `cells/` are first gathered into `results.jsonl` (in plan order) and the folder
+ * removed, so a finished run reads the same however its cells ran. `env` may be a function, called
+ * only when judging needs a runtime (a merge on a login node never loads one otherwise).
+ */
+export async function finishRun(
+  run: Pick<OpenRun, "dir" | "suite" | "manifest" | "tasks">,
+  records: readonly CellRecord[],
+  environment: Environment,
+  env: CellEnv | (() => Promise<CellEnv>) = () => Promise.reject(new Error("no runtime")),
+): Promise<{ results: Results; reportPath: string }> {
+  const { dir, suite, manifest, tasks } = run;
+  const jsonl = `${dir}/results.jsonl`;
+  await gatherCellFiles(dir, records);
   const finishedAt = new Date().toISOString();
   const results = aggregate(
-    { suite: suite.name, configHash: hash, startedAt: manifest.startedAt, finishedAt, environment },
-    records,
-    { bandits: tasks, text: TEXT_TASKS, stats: suite.stats },
+    {
+      suite: suite.name,
+      configHash: manifest.configHash,
+      startedAt: manifest.startedAt,
+      finishedAt,
+      environment,
+    },
+    [...records],
+    { bandits: tasks, text: new Map([...TEXT_TASKS, ...suiteTextTasks(suite)]), stats: suite.stats },
   );
   try {
-    await addJudgedWinRates(results, env, records, suite.stats);
+    if (records.some((c) => c.temperatureWins)) {
+      await addJudgedWinRates(results, typeof env === "function" ? await env() : env, records, suite.stats);
+    }
   } catch (e) {
     // Every cell is on disk: a judge that failed (an endpoint down) costs only the judging.
     throw new Error(
@@ -309,11 +399,11 @@ export async function runSuite(
     await buildReport(results, manifest, { runId: dir.slice(dir.lastIndexOf("/") + 1) }),
   );
   await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
-  return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
+  return { results, reportPath };
 }
 
 /** The suite's judge, checked before anything runs: its ONNX file parses, its API key is set. */
-async function checkJudge(suite: Suite): Promise<void> {
+export async function checkJudge(suite: Suite): Promise<void> {
   const j = suite.judge;
   if (j?.kind === "onnx") await checkInput(j.path, "onnx", { field: "judge.path", config: suite.file });
   if (j?.kind === "chat" && j.apiKeyEnv !== undefined && Deno.env.get(j.apiKeyEnv) === undefined) {
@@ -351,10 +441,11 @@ async function addJudgedWinRates(
   }
 }
 
-/** Reads and checks a run folder's manifest; errors name the folder and `--resume`. */
-export async function readManifest(dir: string): Promise<Manifest> {
+/** Reads and checks a run folder's manifest; errors name the folder and `flag` (`--resume`, `--run`). */
+export async function readManifest(dir: string, flag = "--resume"): Promise<Manifest> {
+  const verb = flag === "--resume" ? "resume" : "use";
   const fail = (why: string): never => {
-    throw new ConfigError(`Cannot resume "${dir}" (--resume): ${why}`, "--resume");
+    throw new ConfigError(`Cannot ${verb} "${dir}" (${flag}): ${why}`, flag);
   };
   try {
     if (!(await Deno.stat(dir)).isDirectory) fail("it is not a folder");
