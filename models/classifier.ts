@@ -188,6 +188,43 @@ export function readOnnxModel(bytes: Uint8Array): OnnxModel {
   };
 }
 
+/**
+ * Reads an ONNX sequence model (a classifier or a reward model) from `path` and checks its inputs: an
+ * int64 `input_ids` [batch, length] and, optionally, an `attention_mask` of the same shape. Every
+ * failure goes through `fail`, which names the file; `hint` is appended to an unreadable file's reason.
+ */
+export async function readSequenceModel(
+  path: string,
+  fail: (why: string) => never,
+  hint = "",
+): Promise<{ model: OnnxModel; ids: ValueSpec }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    return fail(e instanceof Deno.errors.NotFound ? "no such file" : String(e));
+  }
+  let model: OnnxModel;
+  try {
+    model = readOnnxModel(bytes);
+  } catch (e) {
+    return fail(`not a readable ONNX model (${e instanceof Error ? e.message : e})${hint}`);
+  }
+  const ids = model.inputs.find((s) => s.name === CLASSIFIER_IO.ids);
+  if (!ids || ids.dtype !== "int64" || ids.shape.length !== 2) {
+    return fail(`it needs an int64 input "${CLASSIFIER_IO.ids}" [batch, length]`);
+  }
+  for (const s of model.inputs) {
+    if (s.name !== CLASSIFIER_IO.ids && s.name !== CLASSIFIER_IO.mask) {
+      fail(`unexpected input "${s.name}" (known: ${CLASSIFIER_IO.ids}, ${CLASSIFIER_IO.mask})`);
+    }
+    if (s.dtype !== "int64" || !sameShape(s.shape, ids.shape)) {
+      fail(`input "${s.name}" must match "${CLASSIFIER_IO.ids}" (int64 [${ids.shape}])`);
+    }
+  }
+  return { model, ids };
+}
+
 const DTYPES: Record<number, DType> = { 1: "float32", 7: "int64", 9: "bool", 11: "float64" };
 
 /** A text scorer: text in, a number per text out (here p(positive)). */
@@ -233,31 +270,8 @@ export class SentimentScorer implements TextScorer {
     const fail = (why: string): never => {
       throw new Error(`Cannot load the sentiment classifier "${path}": ${why}`);
     };
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (e) {
-      return fail(e instanceof Deno.errors.NotFound ? "no such file" : String(e));
-    }
-    let model: OnnxModel;
-    try {
-      model = readOnnxModel(bytes);
-    } catch (e) {
-      return fail(`not a readable ONNX model (${e instanceof Error ? e.message : e}); delete it to rebuild`);
-    }
-    const ids = model.inputs.find((s) => s.name === CLASSIFIER_IO.ids);
-    if (!ids || ids.dtype !== "int64" || ids.shape.length !== 2) {
-      fail(`it needs an int64 input "${CLASSIFIER_IO.ids}" [batch, length]`);
-    }
-    for (const s of model.inputs) {
-      if (s.name !== CLASSIFIER_IO.ids && s.name !== CLASSIFIER_IO.mask) {
-        fail(`unexpected input "${s.name}" (known: ${CLASSIFIER_IO.ids}, ${CLASSIFIER_IO.mask})`);
-      }
-      if (s.dtype !== "int64" || !sameShape(s.shape, ids!.shape)) {
-        fail(`input "${s.name}" must match "input_ids"`);
-      }
-    }
-    const b = ids!.shape[0]!;
+    const { model, ids } = await readSequenceModel(path, fail, "; delete it to rebuild");
+    const b = ids.shape[0]!;
     const prob = model.outputs.find((s) => s.name === CLASSIFIER_IO.prob && sameShape(s.shape, [b]));
     const logits = model.outputs.find((s) => s.name === CLASSIFIER_IO.logits && sameShape(s.shape, [b, 2]));
     if (!prob && !logits) {

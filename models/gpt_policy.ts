@@ -25,7 +25,7 @@ import {
   validateGpt,
 } from "./gpt.ts";
 import type { Completions, SampleOptions, TrainablePolicy } from "./sequence_policy.ts";
-import { logSoftmaxInto, TokenSampler } from "./sequence_policy.ts";
+import { checkSampleArgs, CompletionBuffers, logSoftmaxInto, TokenSampler } from "./sequence_policy.ts";
 
 /** Options of {@link GptPolicy.sample} beyond {@link SampleOptions}. */
 export interface GptSampleOptions extends SampleOptions {
@@ -114,59 +114,28 @@ export class GptPolicy implements TrainablePolicy {
 
   async sample(prompts: readonly (readonly number[])[], options: GptSampleOptions): Promise<Completions> {
     const c = this.config, v = c.vocab, tmax = c.context, batch = prompts.length;
-    if (batch < 1) throw new RangeError("GptPolicy.sample: no prompts");
-    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
-      throw new RangeError(
-        `GptPolicy.sample: maxNewTokens = ${options.maxNewTokens} (must be an integer ≥ 1)`,
-      );
-    }
-    prompts.forEach((p, b) => {
-      if (p.length < 1 || p.length >= tmax) {
-        throw new RangeError(
-          `GptPolicy.sample: prompt ${b} has ${p.length} tokens (must be 1..${tmax - 1} for context ${tmax})`,
-        );
-      }
-      for (const id of p) {
-        if (!Number.isInteger(id) || id < 0 || id >= v) {
-          throw new RangeError(`GptPolicy.sample: prompt ${b} holds token ${id}, outside [0, ${v})`);
-        }
-      }
-    });
+    checkSampleArgs("GptPolicy.sample", prompts, options, this);
     const sampler = new TokenSampler(v, options);
     const decoder = await this.decoder(batch, { cache: options.cache ?? true });
     const positions = new Int32Array(batch);
-
-    const seqs = prompts.map((p) => [...p]);
-    const responses: number[][] = prompts.map(() => []);
-    const logProbs: number[][] = prompts.map(() => []);
-    const sampleLogProbs: number[][] = prompts.map(() => []);
-    const done = new Uint8Array(batch), finished = new Uint8Array(batch);
+    const out = new CompletionBuffers(prompts, {
+      maxNewTokens: options.maxNewTokens,
+      eos: options.eos,
+      context: tmax,
+    });
+    const { seqs, done } = out;
     const feedTokens = new Int32Array(batch);
-    for (let t = 0; done.some((d) => d === 0); t++) {
+    for (let t = 0; out.active; t++) {
       // Every row feeds its token at position t: a prompt token, or the one it sampled last step.
       for (let b = 0; b < batch; b++) feedTokens[b] = done[b] ? 0 : seqs[b]![t]!;
       positions.fill(Math.min(t, tmax - 1));
       const logits = await decoder.step(feedTokens, positions);
       for (let b = 0; b < batch; b++) {
         if (done[b] || t + 1 < prompts[b]!.length) continue; // still reading the prompt
-        const d = sampler.draw(logits.subarray(b * v, (b + 1) * v), options.rng);
-        seqs[b]!.push(d.token);
-        responses[b]!.push(d.token);
-        logProbs[b]!.push(d.logProb);
-        sampleLogProbs[b]!.push(d.sampleLogProb);
-        if (d.token === options.eos) finished[b] = 1;
-        if (finished[b] || responses[b]!.length >= options.maxNewTokens || seqs[b]!.length >= tmax) {
-          done[b] = 1;
-        }
+        out.push(b, sampler.draw(logits.subarray(b * v, (b + 1) * v), options.rng));
       }
     }
-    return {
-      prompts: prompts.map((p) => Int32Array.from(p)),
-      responses: responses.map((r) => Int32Array.from(r)),
-      logProbs: logProbs.map((r) => Float64Array.from(r)),
-      sampleLogProbs: sampleLogProbs.map((r) => Float64Array.from(r)),
-      finished,
-    };
+    return out.completions();
   }
 
   /**

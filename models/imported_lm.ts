@@ -21,7 +21,7 @@ import type { OnnxModelFile } from "../engine/onnx_import.ts";
 import { importOnnx, OnnxImportError, readOnnx } from "../engine/onnx_import.ts";
 import type { Executable, Runtime } from "../engine/runtime.ts";
 import type { Completions, SampleOptions, SequencePolicy } from "./sequence_policy.ts";
-import { logSoftmaxInto, TokenSampler } from "./sequence_policy.ts";
+import { checkSampleArgs, CompletionBuffers, logSoftmaxInto, TokenSampler } from "./sequence_policy.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 /** Options of {@link ImportedLm.create}. */
@@ -358,58 +358,26 @@ export class ImportedLm implements SequencePolicy {
 
   async sample(prompts: readonly (readonly number[])[], options: SampleOptions): Promise<Completions> {
     const v = this.vocab, tmax = this.context, batch = prompts.length;
-    if (batch < 1) throw new RangeError("ImportedLm.sample: no prompts");
-    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
-      throw new RangeError(
-        `ImportedLm.sample: maxNewTokens = ${options.maxNewTokens} (must be an integer ≥ 1)`,
-      );
-    }
-    prompts.forEach((p, b) => {
-      if (p.length < 1 || p.length >= tmax) {
-        throw new RangeError(
-          `ImportedLm.sample: prompt ${b} has ${p.length} tokens (must be 1..${
-            tmax - 1
-          } for context ${tmax})`,
-        );
-      }
-      for (const id of p) {
-        if (!Number.isInteger(id) || id < 0 || id >= v) {
-          throw new RangeError(`ImportedLm.sample: prompt ${b} holds token ${id}, outside [0, ${v})`);
-        }
-      }
-    });
+    checkSampleArgs("ImportedLm.sample", prompts, options, this);
     const sampler = new TokenSampler(v, options);
     const ids = new Int32Array(batch * tmax); // right-padded with 0: causal, so padding is never read
-    const seqs = prompts.map((p) => [...p]);
-    seqs.forEach((s, b) => ids.set(s, b * tmax));
-    const responses: number[][] = prompts.map(() => []);
-    const logProbs: number[][] = prompts.map(() => []);
-    const sampleLogProbs: number[][] = prompts.map(() => []);
-    const done = new Uint8Array(batch), finished = new Uint8Array(batch);
-    while (done.some((d) => d === 0)) {
+    const out = new CompletionBuffers(prompts, {
+      maxNewTokens: options.maxNewTokens,
+      eos: options.eos,
+      context: tmax,
+    });
+    out.seqs.forEach((s, b) => ids.set(s, b * tmax));
+    while (out.active) {
       const logits = await this.logits(ids, batch); // the full forward: every row's next token at once
       for (let b = 0; b < batch; b++) {
-        if (done[b]) continue;
-        const at = b * tmax + seqs[b]!.length - 1;
+        if (out.done[b]) continue;
+        const at = b * tmax + out.seqs[b]!.length - 1;
         const d = sampler.draw(logits.subarray(at * v, (at + 1) * v), options.rng);
         ids[at + 1] = d.token;
-        seqs[b]!.push(d.token);
-        responses[b]!.push(d.token);
-        logProbs[b]!.push(d.logProb);
-        sampleLogProbs[b]!.push(d.sampleLogProb);
-        if (d.token === options.eos) finished[b] = 1;
-        if (finished[b] || responses[b]!.length >= options.maxNewTokens || seqs[b]!.length >= tmax) {
-          done[b] = 1;
-        }
+        out.push(b, d);
       }
     }
-    return {
-      prompts: prompts.map((p) => Int32Array.from(p)),
-      responses: responses.map((r) => Int32Array.from(r)),
-      logProbs: logProbs.map((r) => Float64Array.from(r)),
-      sampleLogProbs: sampleLogProbs.map((r) => Float64Array.from(r)),
-      finished,
-    };
+    return out.completions();
   }
 
   #forward(batch: number, length: number): Promise<Executable> {

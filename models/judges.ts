@@ -12,9 +12,9 @@
 import { basename } from "node:path";
 import type { TensorData } from "../engine/graph.ts";
 import type { Rng } from "../engine/rng.ts";
-import type { OnnxModel, ValueSpec } from "../engine/onnx.ts";
+import type { ValueSpec } from "../engine/onnx.ts";
 import type { Executable, Runtime } from "../engine/runtime.ts";
-import { CLASSIFIER_IO, readOnnxModel } from "./classifier.ts";
+import { CLASSIFIER_IO, readSequenceModel } from "./classifier.ts";
 import type { Judge, JudgeItem, Judgement } from "./judge.ts";
 import { scoreJudge } from "./judge.ts";
 import type { Tokenizer } from "./tokenizer.ts";
@@ -65,30 +65,7 @@ export class OnnxRewardModel {
     const fail = (why: string): never => {
       throw new Error(`Cannot load the reward model "${path}": ${why}`);
     };
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (e) {
-      return fail(e instanceof Deno.errors.NotFound ? "no such file" : String(e));
-    }
-    let model: OnnxModel;
-    try {
-      model = readOnnxModel(bytes);
-    } catch (e) {
-      return fail(`not a readable ONNX model (${e instanceof Error ? e.message : e})`);
-    }
-    const ids = model.inputs.find((s) => s.name === CLASSIFIER_IO.ids);
-    if (!ids || ids.dtype !== "int64" || ids.shape.length !== 2) {
-      return fail(`it needs an int64 input "${CLASSIFIER_IO.ids}" [batch, length]`);
-    }
-    for (const s of model.inputs) {
-      if (s.name !== CLASSIFIER_IO.ids && s.name !== CLASSIFIER_IO.mask) {
-        fail(`unexpected input "${s.name}" (known: ${CLASSIFIER_IO.ids}, ${CLASSIFIER_IO.mask})`);
-      }
-      if (s.dtype !== "int64" || s.shape.join() !== ids.shape.join()) {
-        fail(`input "${s.name}" must match "${CLASSIFIER_IO.ids}" (int64 [${ids.shape}])`);
-      }
-    }
+    const { model, ids } = await readSequenceModel(path, fail);
     const b = ids.shape[0]!;
     const [fetch, output] = readOutput(model.outputs, b) ??
       fail(

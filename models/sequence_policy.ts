@@ -237,3 +237,94 @@ export class TokenSampler {
     return { token, logProb: lp[token]!, sampleLogProb: exact ? lp[token]! : Math.log(w[token]! / sum) };
   }
 }
+
+/**
+ * Checks what any `sample` is given: at least one prompt, each of 1..context−1 tokens in the vocabulary,
+ * and `maxNewTokens` ≥ 1; the errors say which prompt and token, prefixed with `who`.
+ */
+export function checkSampleArgs(
+  who: string,
+  prompts: readonly (readonly number[])[],
+  options: Pick<SampleOptions, "maxNewTokens">,
+  model: { readonly vocab: number; readonly context: number },
+): void {
+  const { vocab: v, context: tmax } = model;
+  if (prompts.length < 1) throw new RangeError(`${who}: no prompts`);
+  if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
+    throw new RangeError(`${who}: maxNewTokens = ${options.maxNewTokens} (must be an integer ≥ 1)`);
+  }
+  prompts.forEach((p, b) => {
+    if (p.length < 1 || p.length >= tmax) {
+      throw new RangeError(
+        `${who}: prompt ${b} has ${p.length} tokens (must be 1..${tmax - 1} for context ${tmax})`,
+      );
+    }
+    for (const id of p) {
+      if (!Number.isInteger(id) || id < 0 || id >= v) {
+        throw new RangeError(`${who}: prompt ${b} holds token ${id}, outside [0, ${v})`);
+      }
+    }
+  });
+}
+
+/**
+ * The completions of a batch as they are sampled, one draw per row at a time: each row's sequence so
+ * far, and when it is done (EOS, `maxNewTokens`, or the context full).
+ */
+export class CompletionBuffers {
+  /** Each row's prompt and the tokens drawn so far. */
+  readonly seqs: number[][];
+  /** 1 once a row is done. */
+  readonly done: Uint8Array;
+  readonly #prompts: readonly (readonly number[])[];
+  readonly #responses: number[][];
+  readonly #logProbs: number[][];
+  readonly #sampleLogProbs: number[][];
+  readonly #finished: Uint8Array;
+  readonly #limits: { maxNewTokens: number; eos: number | null; context: number };
+
+  constructor(
+    prompts: readonly (readonly number[])[],
+    limits: { maxNewTokens: number; eos: number | null; context: number },
+  ) {
+    this.#prompts = prompts;
+    this.#limits = limits;
+    this.seqs = prompts.map((p) => [...p]);
+    this.#responses = prompts.map(() => []);
+    this.#logProbs = prompts.map(() => []);
+    this.#sampleLogProbs = prompts.map(() => []);
+    this.done = new Uint8Array(prompts.length);
+    this.#finished = new Uint8Array(prompts.length);
+  }
+
+  /** True while some row is not done. */
+  get active(): boolean {
+    return this.done.some((d) => d === 0);
+  }
+
+  /** Appends row b's draw; marks the row done at EOS, at `maxNewTokens` or when the context is full. */
+  push(b: number, d: Draw): void {
+    const l = this.#limits;
+    this.seqs[b]!.push(d.token);
+    this.#responses[b]!.push(d.token);
+    this.#logProbs[b]!.push(d.logProb);
+    this.#sampleLogProbs[b]!.push(d.sampleLogProb);
+    if (d.token === l.eos) this.#finished[b] = 1;
+    if (
+      this.#finished[b] || this.#responses[b]!.length >= l.maxNewTokens || this.seqs[b]!.length >= l.context
+    ) {
+      this.done[b] = 1;
+    }
+  }
+
+  /** The finished batch. */
+  completions(): Completions {
+    return {
+      prompts: this.#prompts.map((p) => Int32Array.from(p)),
+      responses: this.#responses.map((r) => Int32Array.from(r)),
+      logProbs: this.#logProbs.map((r) => Float64Array.from(r)),
+      sampleLogProbs: this.#sampleLogProbs.map((r) => Float64Array.from(r)),
+      finished: this.#finished,
+    };
+  }
+}
