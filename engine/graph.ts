@@ -310,6 +310,14 @@ export class Graph {
   logSoftmax(x: Tensor, axis = -1): Tensor {
     return this.apply("logSoftmax", [x], { axis: normAxis("logSoftmax", axis, x.shape.length) });
   }
+  /** Running sum along `axis` (`reverse`: from the end). */
+  cumsum(x: Tensor, axis = -1, reverse = false): Tensor {
+    return this.apply("cumsum", [x], { axis: normAxis("cumsum", axis, x.shape.length), reverse });
+  }
+  /** Index of the largest entry along `axis` (removed), lowest index on ties: int64. */
+  argMax(x: Tensor, axis = -1): Tensor {
+    return this.apply("argMax", [x], { axis: normAxis("argMax", axis, x.shape.length) });
+  }
   /** Layer normalization over the last axis with scale γ and shift β (both `[D]`). */
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
     return this.apply("layerNorm", [x, gamma, beta], { eps });

@@ -217,12 +217,14 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   },
   gelu: {
     infer: floatUnary("gelu"),
-    // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); ONNX has Gelu only from opset 20.
+    // 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))); ONNX has Gelu only from opset 20. Emitted node for
+    // node in the first form ONNX Runtime's FastGeluFusion matches (core/optimizer/fast_gelu_fusion.cc:
+    // x·0.044715 → ·x → +1 → ·(x·√(2/π)) → Tanh → +1 → ·(x·0.5)), so on float32 the nine nodes run as one
+    // FastGelu kernel while the file stays standard ONNX.
     onnx: (e, [x], _a, { out }) => {
       const s = (v: number) => e.scalar(v, out.dtype);
-      const x3 = e.node("Mul", [e.node("Mul", [x!, x!]), x!]);
-      const inner = e.node("Mul", [e.node("Add", [x!, e.node("Mul", [x3, s(GELU_K)])]), s(SQRT_2_OVER_PI)]);
-      const t = e.node("Tanh", [inner]);
+      const poly = e.node("Add", [e.node("Mul", [e.node("Mul", [x!, s(GELU_K)]), x!]), s(1)]);
+      const t = e.node("Tanh", [e.node("Mul", [poly, e.node("Mul", [x!, s(SQRT_2_OVER_PI)])])]);
       return e.node("Mul", [e.node("Mul", [x!, s(0.5)]), e.node("Add", [t, s(1)])]);
     },
     // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(inner)
@@ -337,6 +339,30 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       const s = g.reduceSum(grad, [num(attrs, "axis")], true);
       return [g.sub(grad, g.mul(g.exp(out), s))];
     },
+  },
+  cumsum: {
+    infer: floatUnary("cumsum"),
+    onnx: (e, [x], a) =>
+      e.node("CumSum", [x!, e.ints([num(a, "axis")])], { reverse: { int: a.reverse ? 1 : 0 } }),
+    // y_i = Σ_{j≤i} x_j, so dx_j = Σ_{i≥j} g_i: the cumulative sum in the other direction.
+    vjp: (
+      { g, grad, attrs },
+    ) => [g.apply("cumsum", [grad], { axis: num(attrs, "axis"), reverse: !attrs.reverse })],
+  },
+  argMax: {
+    infer: (x, a) => {
+      arity("argMax", x, 1);
+      if (!isFloat(x[0]!.dtype)) fail("argMax", x, "needs a float input");
+      return { shape: x[0]!.shape.filter((_, i) => i !== num(a, "axis")), dtype: "int64" };
+    },
+    // The first maximal index on ties (select_last_index = 0), as a host argmax scanning upwards.
+    onnx: (e, [x], a) =>
+      e.node("ArgMax", [x!], {
+        axis: { int: num(a, "axis") },
+        keepdims: { int: 0 },
+        select_last_index: { int: 0 },
+      }),
+    vjp: null,
   },
   layerNorm: {
     infer: (x) => {
@@ -561,10 +587,19 @@ export const OPS: Readonly<Record<string, OpDef>> = {
       return { shape: i.shape, dtype: v.dtype };
     },
     onnx: (e, [v, i], a) => e.node("GatherElements", [v!, i!], { axis: { int: num(a, "axis") } }),
-    vjp: ({ g, grad, x: [v, i], attrs }) => [
-      g.apply("scatterAddElements", [g.zeros(v!.shape, v!.dtype), i!, grad], { axis: num(attrs, "axis") }),
-      null,
-    ],
+    vjp: ({ g, grad, x: [v, i], attrs }) => {
+      const ax = num(attrs, "axis"), rank = v!.shape.length, k = ax < 0 ? ax + rank : ax;
+      if (i!.shape[k] === 1) {
+        // One index per row (a token's log-prob): the gradient is grad times the one-hot of the row's
+        // index, a broadcast compare and multiply (ONNX Runtime's broadcasting Mul is far faster than its
+        // broadcasting Where). It is the scatter's result (0 + g = g) but for the sign of zeros, without a
+        // zero tensor of the data's size or ScatterElements' single-threaded kernel (4% of a GPT step).
+        const n = v!.shape[k]!;
+        const iota = g.const([...Array(n).keys()], v!.shape.map((d, j) => (j === k ? d : 1)), "int64");
+        return [g.mul(g.cast(g.equal(iota, i!), grad.dtype), grad), null];
+      }
+      return [g.apply("scatterAddElements", [g.zeros(v!.shape, v!.dtype), i!, grad], { axis: ax }), null];
+    },
   },
   scatterAddElements: {
     infer: (x) => {

@@ -111,7 +111,15 @@ const CASES: Record<string, Case[]> = {
     name: "[2,3,5] at [2,3,1]",
     inputs: [n([2, 3, 5])],
     build: (g, [x]) => g.gatherElements(g.logSoftmax(x!), i64(g, [0, 4, 2, 1, 1, 3], [2, 3, 1])),
+  }, {
+    name: "[2,5] at [2,3] (repeated indices)",
+    inputs: [n([2, 5])],
+    build: (g, [x]) => g.gatherElements(g.tanh(x!), i64(g, [0, 4, 0, 2, 2, 3], [2, 3]), 1),
   }],
+  cumsum: [
+    { name: "[2,4] axis 1", inputs: [n([2, 4])], build: (g, [x]) => g.cumsum(g.tanh(x!), 1) },
+    { name: "[3,2] axis 0 reverse", inputs: [n([3, 2])], build: (g, [x]) => g.cumsum(x!, 0, true) },
+  ],
   scatterAddRows: [{
     name: "zeros [4,2] += [3,2] at [1,1,3]",
     inputs: [n([4, 2]), n([3, 2])],
@@ -134,6 +142,7 @@ const NO_RULE_NEEDED = new Set([
   "less",
   "lessOrEqual",
   "and",
+  "argMax",
   "stopGradient",
 ]);
 

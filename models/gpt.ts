@@ -163,7 +163,10 @@ export function transformerBlock(
   const kh = split(1, [0, 2, 3, 1]); // [B, H, Dh, T]
   const vh = split(2, [0, 2, 1, 3]); // [B, H, T, Dh]
   const scores = g.mul(g.matmul(qh, kh), 1 / Math.sqrt(dh)); // [B, H, T, T]
-  const att = g.softmax(g.where(mask, scores, -1e9));
+  // The mask as an additive bias (0 or −1e9): the same softmax, and its gradient is the identity, so the
+  // backward pass needs no select over [B, H, T, T] (a broadcasting Where is slow in ONNX Runtime).
+  const zero = g.scalar(0, x.dtype);
+  const att = g.softmax(g.add(scores, g.where(mask, zero, g.scalar(-1e9, x.dtype))));
   const y = g.reshape(g.transpose(g.matmul(att, vh), [0, 2, 1, 3]), [b, t, d]); // [B, T, D]
   return blockTail(g, w, prefix, x, y);
 }
@@ -291,6 +294,122 @@ export function gptDecodeStep(
   const f = g.layerNorm(x, w("lnf.g"), w("lnf.b"));
   const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0]! : g.concat(xs, 0)); // [L, B, H, Dh]
   return { logits: lmHead(g, p, f), newK: cat(ks), newV: cat(vs) };
+}
+
+/** Names of the generation chunk's feeds and fetches (see {@link gptGenerateChunk}). */
+export const GENERATE = {
+  token0: "gen.token0",
+  positions: "gen.positions",
+  visible: "gen.visible",
+  next: "gen.next",
+  isPrompt: "gen.is_prompt",
+  uniform: "gen.uniform",
+  temperature: "gen.temperature",
+  pastK: "gen.past_k",
+  pastV: "gen.past_v",
+  tokens: "tokens",
+  logProbs: "log_probs",
+  sampleLogProbs: "sample_log_probs",
+  newK: "new_k",
+  newV: "new_v",
+} as const;
+
+/**
+ * `steps` decode steps with their token draws in one graph, so a whole chunk of generation is one
+ * `session.run` and no logits cross to the host: the parameters and the key/value cache go in once per
+ * chunk, not once per token, and no per-token JavaScript runs.
+ *
+ * Every row is at the same position: step i reads the token at position p = `positions[i]` (step 0
+ * reads `token0`; step i > 0 the prompt's token `next[:, i−1]` where `is_prompt[:, i−1]`, else the token
+ * drawn at step i − 1) and draws the token for position p + 1. Keys and values of the positions before
+ * the chunk come in `past_k` / `past_v` [L, B, H, Tmax, Dh] (slots where `visible` [Tmax] is true); the
+ * chunk's own are kept in the graph and returned, [L, B, H, steps, Dh], for the caller to store. Each
+ * step attends over both with one softmax, so the cache is never rewritten inside the graph.
+ *
+ * The draw: greedy is the argmax (lowest id on ties); otherwise the inverse CDF of softmax(logits/τ) at
+ * the step's uniform u ∈ [0, 1): the first token whose cumulative weight exceeds u·Σw, as
+ * `Rng.categorical` draws on the host (and never a token of zero weight). Per step it returns the drawn
+ * token, its log-probability under the model (τ = 1) and under the sampled distribution.
+ */
+export function gptGenerateChunk(
+  g: Graph,
+  c: GptConfig,
+  p: Readonly<Record<string, Tensor>>,
+  o: { batch: number; steps: number; greedy: boolean; dtype?: DType },
+): Record<string, Tensor> {
+  const b = o.batch, k = o.steps, dtype = o.dtype ?? "float32";
+  const d = c.dModel, h = c.heads, dh = d / h, tmax = c.context, layers = c.layers, v = c.vocab;
+  const w = lookup(p, "GPT");
+  const token0 = g.input(GENERATE.token0, [b], "int64");
+  const positions = g.input(GENERATE.positions, [k], "int64");
+  const visible = g.reshape(g.input(GENERATE.visible, [tmax], "bool"), [1, 1, 1, tmax]);
+  const next = g.input(GENERATE.next, [b, k], "int64");
+  const isPrompt = g.input(GENERATE.isPrompt, [b, k], "bool");
+  const uniform = o.greedy ? null : g.input(GENERATE.uniform, [b, k], dtype);
+  const tau = o.greedy ? null : g.input(GENERATE.temperature, [], dtype);
+  const pastK = g.input(GENERATE.pastK, [layers, b, h, tmax, dh], dtype);
+  const pastV = g.input(GENERATE.pastV, [layers, b, h, tmax, dh], dtype);
+  const scale = 1 / Math.sqrt(dh);
+  // Per layer, once per chunk: the past keys transposed for q·Kᵀ, the past values.
+  const layer = (cache: Tensor, l: number) => g.reshape(g.slice(cache, 0, l, l + 1), [b, h, tmax, dh]);
+  const pastKT = [...Array(layers).keys()].map((l) => g.transpose(layer(pastK, l), [0, 1, 3, 2])); // [B, H, Dh, Tmax]
+  const pastVl = [...Array(layers).keys()].map((l) => layer(pastV, l)); // [B, H, Tmax, Dh]
+  const chunkK: Tensor[] = [], chunkV: Tensor[] = [];
+  const col = (x: Tensor, i: number) => g.reshape(g.slice(x, 1, i, i + 1), [b]);
+
+  const tokens: Tensor[] = [], logps: Tensor[] = [], slogps: Tensor[] = [];
+  let tok = token0;
+  for (let i = 0; i < k; i++) {
+    const pos = g.slice(positions, 0, i, i + 1); // [1]
+    let x = g.add(g.gather(w("wte"), tok), g.gather(w("wpe"), pos)); // [B, D]
+    for (let l = 0; l < layers; l++) {
+      const q = `h${l}.`;
+      const a = g.layerNorm(x, w(`${q}ln1.g`), w(`${q}ln1.b`));
+      const qkv = g.add(g.matmul(a, w(`${q}attn.w`)), w(`${q}attn.b`)); // [B, 3D]
+      const head = (j: number) => g.reshape(g.slice(qkv, 1, j * d, (j + 1) * d), [b, h, 1, dh]);
+      const qh = head(0);
+      chunkK[l] = i === 0 ? head(1) : g.concat([chunkK[l]!, head(1)], 2); // [B, H, i+1, Dh]
+      chunkV[l] = i === 0 ? head(2) : g.concat([chunkV[l]!, head(2)], 2);
+      const past = g.where(visible, g.mul(g.matmul(qh, pastKT[l]!), scale), -1e9); // [B, H, 1, Tmax]
+      const own = g.mul(g.matmul(qh, g.transpose(chunkK[l]!, [0, 1, 3, 2])), scale); // [B, H, 1, i+1]
+      const att = g.softmax(g.concat([past, own], 3));
+      const y = g.add(
+        g.matmul(g.slice(att, 3, 0, tmax), pastVl[l]!),
+        g.matmul(g.slice(att, 3, tmax, tmax + i + 1), chunkV[l]!),
+      ); // [B, H, 1, Dh]
+      x = blockTail(g, w, q, x, g.reshape(y, [b, d]));
+    }
+    const logits = lmHead(g, p, g.layerNorm(x, w("lnf.g"), w("lnf.b"))); // [B, V]
+    let drawn: Tensor, sampleLp: Tensor | null = null;
+    if (tau === null || uniform === null) drawn = g.argMax(logits, 1);
+    else {
+      const z = g.div(g.sub(logits, g.reduceMax(logits, [1], true)), tau); // ≤ 0
+      const cdf = g.cumsum(g.exp(z), 1); // [B, V]
+      const total = g.slice(cdf, 1, v - 1, v); // [B, 1]
+      const below = (x: Tensor) => g.reduceSum(g.cast(x, dtype), [1]); // [B]
+      // The first token whose cumulative weight exceeds u·Σw; never past the last one of positive weight.
+      const at = g.minimum(
+        below(g.lessOrEqual(cdf, g.mul(g.slice(uniform, 1, i, i + 1), total))),
+        below(g.less(cdf, total)),
+      );
+      drawn = g.cast(at, "int64");
+      sampleLp = g.logSoftmax(z);
+    }
+    const pick = (lp: Tensor) => g.reshape(g.gatherElements(lp, g.reshape(drawn, [b, 1]), 1), [b, 1]);
+    tokens.push(g.reshape(drawn, [b, 1]));
+    logps.push(pick(g.logSoftmax(logits)));
+    if (sampleLp) slogps.push(pick(sampleLp));
+    if (i + 1 < k) tok = g.where(col(isPrompt, i), col(next, i), drawn);
+  }
+  const cat = (xs: Tensor[], axis: number) => (xs.length === 1 ? xs[0]! : g.concat(xs, axis));
+  const stack = (xs: Tensor[]) => cat(xs.map((x) => g.reshape(x, [1, b, h, k, dh])), 0); // [L, B, H, K, Dh]
+  return {
+    [GENERATE.tokens]: cat(tokens, 1),
+    [GENERATE.logProbs]: cat(logps, 1),
+    ...(slogps.length ? { [GENERATE.sampleLogProbs]: cat(slogps, 1) } : {}),
+    [GENERATE.newK]: stack(chunkK),
+    [GENERATE.newV]: stack(chunkV),
+  };
 }
 
 /** Per-token log-probabilities of `targets` (int64 [B, T]) under `logits` [B, T, V] → [B, T]. */

@@ -17,7 +17,9 @@ import type { GptConfig } from "./gpt.ts";
 import {
   declareParams,
   DECODE,
+  GENERATE,
   gptDecodeStep,
+  gptGenerateChunk,
   gptHidden,
   gptLogits,
   gptParams,
@@ -31,7 +33,16 @@ import { checkSampleArgs, CompletionBuffers, logSoftmaxInto, TokenSampler } from
 export interface GptSampleOptions extends SampleOptions {
   /** Use the key/value cache (default true); false reruns the full forward for every token. */
   cache?: boolean;
+  /**
+   * With the cache: generate {@link GENERATE_CHUNK} tokens per `session.run`, drawing them inside the
+   * graph ({@link gptGenerateChunk}; the default), or one token per call with the draw in TypeScript
+   * (false; what top-k sampling always uses). The two draw differently from the same stream.
+   */
+  fused?: boolean;
 }
+
+/** Decode steps per `session.run` of fused generation: compile size against calls per completion. */
+export const GENERATE_CHUNK = 16;
 
 /** A GPT with bound parameters, answering the {@link SequencePolicy} questions through ONNX Runtime. */
 export class GptPolicy implements TrainablePolicy {
@@ -112,10 +123,19 @@ export class GptPolicy implements TrainablePolicy {
     return out;
   }
 
+  /**
+   * Samples one response per prompt. By default in chunks of {@link GENERATE_CHUNK} tokens per
+   * `session.run`, the draws made inside the graph from uniforms this method takes from `options.rng`
+   * (one 24-bit draw per row and step, prompt steps included); with `fused: false`, `cache: false` or
+   * top-k, one token per call and one `rng.float()` per sampled token.
+   */
   async sample(prompts: readonly (readonly number[])[], options: GptSampleOptions): Promise<Completions> {
     const c = this.config, v = c.vocab, tmax = c.context, batch = prompts.length;
     checkSampleArgs("GptPolicy.sample", prompts, options, this);
     const sampler = new TokenSampler(v, options);
+    if ((options.cache ?? true) && (options.fused ?? true) && !(options.topK! > 0)) {
+      return await this.#sampleFused(prompts, options);
+    }
     const decoder = await this.decoder(batch, { cache: options.cache ?? true });
     const positions = new Int32Array(batch);
     const out = new CompletionBuffers(prompts, {
@@ -133,6 +153,80 @@ export class GptPolicy implements TrainablePolicy {
       for (let b = 0; b < batch; b++) {
         if (done[b] || t + 1 < prompts[b]!.length) continue; // still reading the prompt
         out.push(b, sampler.draw(logits.subarray(b * v, (b + 1) * v), options.rng));
+      }
+    }
+    return out.completions();
+  }
+
+  /** Generation in chunks of decode steps, the draws in the graph (see {@link gptGenerateChunk}). */
+  async #sampleFused(prompts: readonly (readonly number[])[], options: SampleOptions): Promise<Completions> {
+    const c = this.config, h = c.heads, dh = c.dModel / h, tmax = c.context, layers = c.layers;
+    const batch = prompts.length, tau = options.temperature ?? 1, greedy = tau === 0;
+    const out = new CompletionBuffers(prompts, {
+      maxNewTokens: options.maxNewTokens,
+      eos: options.eos,
+      context: tmax,
+    });
+    // Step t reads position t and draws position t + 1; the last row to finish sets the step count.
+    let steps = 0;
+    for (const p of prompts) {
+      steps = Math.max(steps, p.length - 1 + Math.min(options.maxNewTokens, tmax - p.length));
+    }
+    const float = this.dtype === "float64" ? Float64Array : Float32Array;
+    let uniform: Float32Array | Float64Array | null = null;
+    if (!greedy) {
+      // 24-bit uniforms: exact in float32 and < 1, so u·Σw < Σw in the graph's arithmetic too.
+      uniform = new float(batch * steps);
+      for (let i = 0; i < uniform.length; i++) uniform[i] = (options.rng.uint32() >>> 8) / 0x1000000;
+    }
+    const size = layers * batch * h * tmax * dh;
+    const cacheK = new float(size), cacheV = new float(size);
+    for (let t0 = 0; t0 < steps && out.active; t0 += GENERATE_CHUNK) {
+      const k = Math.min(GENERATE_CHUNK, steps - t0);
+      const exe = await this.#generate(batch, k, greedy);
+      const feeds = this.#feeds(exe);
+      const next = new BigInt64Array(batch * k), isPrompt = new Uint8Array(batch * k);
+      const token0 = new BigInt64Array(batch);
+      for (let b = 0; b < batch; b++) {
+        const p = prompts[b]!;
+        token0[b] = BigInt(out.seqs[b]![t0] ?? 0); // a done row reads 0, as in the stepwise loop
+        for (let i = 0; i < k && t0 + i + 1 < p.length; i++) {
+          next[b * k + i] = BigInt(p[t0 + i + 1]!);
+          isPrompt[b * k + i] = 1;
+        }
+      }
+      feeds[GENERATE.token0] = token0;
+      feeds[GENERATE.positions] = BigInt64Array.from({ length: k }, (_, i) => BigInt(t0 + i));
+      feeds[GENERATE.visible] = Uint8Array.from({ length: tmax }, (_, s) => (s < t0 ? 1 : 0));
+      feeds[GENERATE.next] = next;
+      feeds[GENERATE.isPrompt] = isPrompt;
+      feeds[GENERATE.pastK] = cacheK;
+      feeds[GENERATE.pastV] = cacheV;
+      if (uniform) {
+        const u = new float(batch * k);
+        for (let b = 0; b < batch; b++) u.set(uniform.subarray(b * steps + t0, b * steps + t0 + k), b * k);
+        feeds[GENERATE.uniform] = u;
+        feeds[GENERATE.temperature] = float.of(tau);
+      }
+      const r = await exe.run(feeds);
+      const newK = r[GENERATE.newK] as Float32Array | Float64Array, newV = r[GENERATE.newV] as typeof newK;
+      for (let row = 0; row < layers * batch * h; row++) { // [L, B, H, K, Dh] → slots t0.. of [L, B, H, Tmax, Dh]
+        cacheK.set(newK.subarray(row * k * dh, (row + 1) * k * dh), (row * tmax + t0) * dh);
+        cacheV.set(newV.subarray(row * k * dh, (row + 1) * k * dh), (row * tmax + t0) * dh);
+      }
+      const tokens = r[GENERATE.tokens] as BigInt64Array, lp = r[GENERATE.logProbs]!;
+      const slp = greedy ? null : r[GENERATE.sampleLogProbs]!;
+      for (let b = 0; b < batch; b++) {
+        for (let i = 0; i < k && !out.done[b]; i++) {
+          if (t0 + i + 1 < prompts[b]!.length) continue; // still reading the prompt
+          const j = b * k + i, logProb = Number(lp[j]);
+          // At τ = 1 the sampled distribution is the model's: report the same number for both.
+          out.push(b, {
+            token: Number(tokens[j]),
+            logProb,
+            sampleLogProb: slp ? (tau === 1 ? logProb : Number(slp[j])) : 0,
+          });
+        }
       }
     }
     return out.completions();
@@ -222,6 +316,13 @@ export class GptPolicy implements TrainablePolicy {
       const p = declareParams(g, gptParams(this.config), this.dtype);
       const s = gptDecodeStep(g, this.config, p, batch, this.dtype);
       return { [DECODE.logits]: s.logits, [DECODE.newK]: s.newK, [DECODE.newV]: s.newV };
+    });
+  }
+
+  #generate(batch: number, steps: number, greedy: boolean): Promise<Executable> {
+    return this.#compiled(`generate:${batch}x${steps}:${greedy ? "greedy" : "sample"}:${this.dtype}`, (g) => {
+      const p = declareParams(g, gptParams(this.config), this.dtype);
+      return gptGenerateChunk(g, this.config, p, { batch, steps, greedy, dtype: this.dtype });
     });
   }
 
