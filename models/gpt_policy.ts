@@ -51,17 +51,20 @@ export class GptPolicy implements TrainablePolicy {
   readonly dtype: DType;
   readonly #rt: Runtime;
   readonly #exes: Map<string, Promise<Executable>>;
+  readonly #buffers: Map<string, Float32Array | Float64Array>;
 
   private constructor(
     rt: Runtime,
     config: GptConfig,
     params: ReadonlyMap<string, TensorData>,
     exes: Map<string, Promise<Executable>>,
+    buffers: Map<string, Float32Array | Float64Array>,
   ) {
     this.#rt = rt;
     this.config = config;
     this.params = params;
     this.#exes = exes;
+    this.#buffers = buffers;
     this.dtype = checkParams(config, params);
   }
 
@@ -78,12 +81,12 @@ export class GptPolicy implements TrainablePolicy {
    */
   static create(rt: Runtime, config: GptConfig, params: ReadonlyMap<string, TensorData>): GptPolicy {
     validateGpt(config);
-    return new GptPolicy(rt, config, params, new Map());
+    return new GptPolicy(rt, config, params, new Map(), new Map());
   }
 
   /** The same model with other parameter values (e.g. the trainer's after a step); compiled sessions are shared. */
   withParams(params: ReadonlyMap<string, TensorData>): GptPolicy {
-    return new GptPolicy(this.#rt, this.config, params, this.#exes);
+    return new GptPolicy(this.#rt, this.config, params, this.#exes, this.#buffers);
   }
 
   get vocab(): number {
@@ -179,11 +182,17 @@ export class GptPolicy implements TrainablePolicy {
       uniform = new float(batch * steps);
       for (let i = 0; i < uniform.length; i++) uniform[i] = (options.rng.uint32() >>> 8) / 0x1000000;
     }
+    // The caches are reused between calls: a fresh multi-megabyte buffer costs a page fault per page on
+    // first touch, which on some VMs is dearer than the whole chunk's compute. Zeroed, so that stale values
+    // (even NaN from a diverged policy) never meet the masked-out slots' zero attention weights.
     const size = layers * batch * h * tmax * dh;
-    const cacheK = new float(size), cacheV = new float(size);
-    for (let t0 = 0; t0 < steps && out.active; t0 += GENERATE_CHUNK) {
-      const k = Math.min(GENERATE_CHUNK, steps - t0);
-      const exe = await this.#generate(batch, k, greedy);
+    const cacheK = this.#scratch("k", size).fill(0), cacheV = this.#scratch("v", size).fill(0);
+    // Chunks of one size (at most GENERATE_CHUNK; the last may run past `steps`, its draws unused), so a
+    // generation runs one session: alternating between two sessions' thread pools cost as much as the
+    // whole second chunk on a 2-core machine.
+    const k = Math.ceil(steps / Math.ceil(steps / GENERATE_CHUNK));
+    const exe = await this.#generate(batch, k, greedy);
+    for (let t0 = 0; t0 < steps && out.active; t0 += k) {
       const feeds = this.#feeds(exe);
       const next = new BigInt64Array(batch * k), isPrompt = new Uint8Array(batch * k);
       const token0 = new BigInt64Array(batch);
@@ -196,7 +205,11 @@ export class GptPolicy implements TrainablePolicy {
         }
       }
       feeds[GENERATE.token0] = token0;
-      feeds[GENERATE.positions] = BigInt64Array.from({ length: k }, (_, i) => BigInt(t0 + i));
+      // Steps past the context (only in a last chunk, past `steps`) reread its last position.
+      feeds[GENERATE.positions] = BigInt64Array.from(
+        { length: k },
+        (_, i) => BigInt(Math.min(t0 + i, tmax - 1)),
+      );
       feeds[GENERATE.visible] = Uint8Array.from({ length: tmax }, (_, s) => (s < t0 ? 1 : 0));
       feeds[GENERATE.next] = next;
       feeds[GENERATE.isPrompt] = isPrompt;
@@ -204,15 +217,18 @@ export class GptPolicy implements TrainablePolicy {
       feeds[GENERATE.pastV] = cacheV;
       if (uniform) {
         const u = new float(batch * k);
-        for (let b = 0; b < batch; b++) u.set(uniform.subarray(b * steps + t0, b * steps + t0 + k), b * k);
+        for (let b = 0; b < batch; b++) {
+          u.set(uniform.subarray(b * steps + t0, b * steps + Math.min(t0 + k, steps)), b * k);
+        }
         feeds[GENERATE.uniform] = u;
         feeds[GENERATE.temperature] = float.of(tau);
       }
       const r = await exe.run(feeds);
       const newK = r[GENERATE.newK] as Float32Array | Float64Array, newV = r[GENERATE.newV] as typeof newK;
+      const kept = Math.min(k, tmax - t0) * dh; // slots past the context are never read
       for (let row = 0; row < layers * batch * h; row++) { // [L, B, H, K, Dh] → slots t0.. of [L, B, H, Tmax, Dh]
-        cacheK.set(newK.subarray(row * k * dh, (row + 1) * k * dh), (row * tmax + t0) * dh);
-        cacheV.set(newV.subarray(row * k * dh, (row + 1) * k * dh), (row * tmax + t0) * dh);
+        cacheK.set(newK.subarray(row * k * dh, row * k * dh + kept), (row * tmax + t0) * dh);
+        cacheV.set(newV.subarray(row * k * dh, row * k * dh + kept), (row * tmax + t0) * dh);
       }
       const tokens = r[GENERATE.tokens] as BigInt64Array, lp = r[GENERATE.logProbs]!;
       const slp = greedy ? null : r[GENERATE.sampleLogProbs]!;
@@ -317,6 +333,17 @@ export class GptPolicy implements TrainablePolicy {
       const s = gptDecodeStep(g, this.config, p, batch, this.dtype);
       return { [DECODE.logits]: s.logits, [DECODE.newK]: s.newK, [DECODE.newV]: s.newV };
     });
+  }
+
+  /** A reusable float buffer of this dtype, shared by the policies that share compiled sessions. */
+  #scratch(name: string, size: number): Float32Array | Float64Array {
+    const key = `${name}:${size}:${this.dtype}`;
+    let a = this.#buffers.get(key);
+    if (!a) {
+      a = this.dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+      this.#buffers.set(key, a);
+    }
+    return a;
   }
 
   #generate(batch: number, steps: number, greedy: boolean): Promise<Executable> {

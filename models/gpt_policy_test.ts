@@ -168,3 +168,83 @@ Deno.test("sampling options and parameters are validated with the value and the 
   params.delete("h1.mlp.w2");
   assert.throws(() => GptPolicy.create(rt, cfg, params), /parameter "h1.mlp.w2" must be float32 \[64,16\]/);
 });
+
+Deno.test("fused generation across chunks: greedy is the full forward's argmax, log-probs match it (1e-9)", async () => {
+  // Context 38 and prompts of 1, 3 and 6 tokens: 37 steps, run as 3 chunks of 13, so the chunk
+  // boundaries fall inside the responses and the last chunk runs past the context (its positions clamp).
+  const c: GptConfig = { vocab: 13, dModel: 16, layers: 2, heads: 4, context: 38 };
+  const prompts = [[1], [1, 4, 9], [1, 2, 3, 4, 5, 6]];
+  const greedy = GptPolicy.create(rt, c, randomParams(c, 8));
+  const expected: number[][] = [];
+  for (const p of prompts) {
+    const seq = [...p];
+    while (seq.length < c.context) {
+      const lg = await greedy.logits(Int32Array.from(seq), 1);
+      const row = Array.from(lg.subarray((seq.length - 1) * c.vocab, seq.length * c.vocab));
+      seq.push(row.indexOf(Math.max(...row)));
+    }
+    expected.push(seq.slice(p.length));
+  }
+  for (const fused of [true, false]) {
+    const out = await greedy.sample(prompts, {
+      rng: Rng.stream(0, "sampling"),
+      maxNewTokens: 40,
+      eos: null,
+      temperature: 0,
+      fused,
+    });
+    assert.deepEqual(out.responses.map((r) => [...r]), expected, `fused=${fused}`);
+    assert.deepEqual([...out.finished], [0, 0, 0]);
+  }
+
+  const policy = GptPolicy.create(rt, c, randomParams(c, 9, "float64"));
+  for (const temperature of [1, 0.7]) {
+    const out = await policy.sample(prompts, {
+      rng: Rng.stream(3, "sampling"),
+      maxNewTokens: 40,
+      eos: 2,
+      temperature,
+    });
+    const lp = await policy.nextTokenLogProbs(
+      packSequences(out, { length: c.context, pad: 0 }).ids,
+      prompts.length,
+    );
+    out.responses.forEach((r, b) => {
+      const n = prompts[b]!.length;
+      assert.ok(r.length === c.context - n || r[r.length - 1] === 2, `row ${b} ends at EOS or the context`);
+      assert.equal(out.finished[b], r[r.length - 1] === 2 ? 1 : 0);
+      r.forEach((tok, t) => {
+        const row = Array.from({ length: c.vocab }, (_, i) => lp[(b * c.context + n - 1 + t) * c.vocab + i]!);
+        assert.ok(Math.abs(out.logProbs[b]![t]! - row[tok]!) < 1e-9, `log π, row ${b} token ${t}`);
+        // The sampled distribution: softmax(log π / τ), renormalized.
+        const scaled = row.map((x) => x / temperature), m = Math.max(...scaled);
+        const lse = m + Math.log(scaled.reduce((s, x) => s + Math.exp(x - m), 0));
+        assert.ok(
+          Math.abs(out.sampleLogProbs[b]![t]! - (scaled[tok]! - lse)) < 1e-9,
+          `τ=${temperature} row ${b}`,
+        );
+      });
+    });
+  }
+});
+
+Deno.test("fused draws follow softmax(logits/τ): a chi-square test over 4000 rows", async () => {
+  const policy = GptPolicy.create(rt, cfg, randomParams(cfg, 10));
+  const rows = 4000, tau = 0.8;
+  const out = await policy.sample(Array.from({ length: rows }, () => [1, 5]), {
+    rng: Rng.stream(4, "sampling"),
+    maxNewTokens: 1,
+    eos: null,
+    temperature: tau,
+  });
+  const lg = await policy.logits(Int32Array.of(1, 5), 1);
+  const p = softmax(Array.from(lg.subarray(cfg.vocab, 2 * cfg.vocab), (x) => x / tau));
+  const counts = new Array<number>(cfg.vocab).fill(0);
+  for (const r of out.responses) counts[r[0]!]!++;
+  const chi2 = counts.reduce((s, n, i) => s + (n - rows * p[i]!) ** 2 / (rows * p[i]!), 0);
+  // 12 degrees of freedom: P(χ² > 32.9) = 0.001. A draw that ignored τ or shifted by one token fails by far.
+  assert.ok(chi2 < 32.9, `χ² = ${chi2.toFixed(1)} for counts ${counts.join(",")}`);
+  const flat = softmax(lg.subarray(cfg.vocab, 2 * cfg.vocab));
+  const chiFlat = counts.reduce((s, n, i) => s + (n - rows * flat[i]!) ** 2 / (rows * flat[i]!), 0);
+  assert.ok(chiFlat > 32.9, `the τ = 1 distribution should be rejected, χ² = ${chiFlat.toFixed(1)}`);
+});
