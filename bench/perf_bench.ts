@@ -19,16 +19,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Graph } from "../engine/graph.ts";
+import { Graph, type Tensor } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { Trainer } from "../engine/trainer.ts";
 import { dpoLoss } from "../algorithms/dpo.ts";
+import { clippedSurrogate, valueLoss } from "../algorithms/ppo.ts";
 import {
   declareParams,
   type GptConfig,
   gptHidden,
   gptParams,
+  gptValues,
   initParams,
   lmHead,
   tokenLogProbs,
@@ -62,6 +64,7 @@ for (const [k, v] of [["rounds", rounds], ["runs", runs], ["threads", threads]] 
 const log = (line: string) => console.error(line);
 const model: GptConfig = CONFIGS[0]!.model; // config S
 const PAIRS = 16, SEQ = model.context, PROMPTS = 32, NEW = 32;
+const PPO_ROWS = 32, PPO_MINIBATCHES = 2, PPO_EPOCHS = 2;
 
 /** One workload's result. */
 interface WorkloadResult {
@@ -100,6 +103,52 @@ async function engineDpo(rt: Runtime): Promise<() => Promise<unknown>> {
     ref_margin: Float32Array.from({ length: PAIRS }, () => 0.1 * rng.normal()),
   };
   return () => trainer.step(feeds, 1e-3);
+}
+
+/**
+ * The engine's PPO update phase: {@link PPO_EPOCHS} passes over {@link PPO_MINIBATCHES} minibatches of a
+ * rollout of {@link PPO_ROWS} completions (config S, responses in the second half of each row): token
+ * log-probs and a value head on the last hidden state, the clipped surrogate and the clipped value loss
+ * over response tokens (`algorithms/ppo.ts`'s loss functions), gradient-norm clipping at 1 and AdamW.
+ * `fold`: all the phase's optimizer steps in one `session.run` ({@link Trainer.steps}); else one call each.
+ */
+async function enginePpo(rt: Runtime, fold: boolean): Promise<() => Promise<unknown>> {
+  const mb = PPO_ROWS / PPO_MINIBATCHES;
+  const g = new Graph();
+  const p = declareParams(g, gptParams(model, { valueHead: true }));
+  const tokens = g.input("tokens", [mb, SEQ], "int64");
+  const input = (name: string) => g.input(name, [mb, SEQ]);
+  const targets = g.input("targets", [mb, SEQ], "int64");
+  const [mask, oldLogp, adv, ret, oldV] = ["mask", "old_logp", "adv", "ret", "old_value"].map(
+    input,
+  ) as Tensor[];
+  const hidden = gptHidden(g, model, p, tokens);
+  const logp = tokenLogProbs(g, lmHead(g, p, hidden), targets); // [mb, T]
+  const eps = g.scalar(0.2);
+  const n = g.maximum(g.sum(mask!), 1);
+  const overTokens = (x: Tensor) => g.div(g.sum(g.mul(x, mask!)), n);
+  const pg = overTokens(clippedSurrogate(g, logp, oldLogp!, adv!, eps).loss);
+  const vl = overTokens(valueLoss(g, gptValues(g, p, hidden), oldV!, ret!, eps, true));
+  const init = initParams(gptParams(model, { valueHead: true }), Rng.stream(0, "perf", "init"));
+  const trainer = await Trainer.create(rt, g.add(pg, g.mul(vl, 0.5)), init, { adamw: { clipNorm: 1 } });
+  const rng = Rng.stream(0, "perf", "ppo");
+  const rows = (f: () => number) => Float32Array.from({ length: mb * SEQ }, f);
+  const m = new Float32Array(mb * SEQ);
+  for (let r = 0; r < mb; r++) m.fill(1, r * SEQ + SEQ / 2, (r + 1) * SEQ);
+  // The rollout's minibatches, fixed (the shuffling is the host's and is not what is timed).
+  const batches = Array.from({ length: PPO_EPOCHS * PPO_MINIBATCHES }, () => ({
+    tokens: BigInt64Array.from({ length: mb * SEQ }, () => BigInt(rng.int(model.vocab))),
+    targets: BigInt64Array.from({ length: mb * SEQ }, () => BigInt(rng.int(model.vocab))),
+    mask: m,
+    old_logp: rows(() => -6 * rng.float()),
+    adv: rows(() => rng.normal()),
+    ret: rows(() => rng.normal()),
+    old_value: rows(() => 0.1 * rng.normal()),
+  }));
+  if (fold) return () => trainer.stepMany(batches, 1e-4);
+  return async () => {
+    for (const b of batches) await trainer.step(b, 1e-4);
+  };
 }
 
 /** The engine's generation: 32 prompts, 32 new tokens each, with the key/value cache. */
@@ -205,6 +254,10 @@ if (!args.values["skip-engine"]) {
   await Deno.remove(json);
 }
 
+const ppoPeer = [
+  ...["--workload", "ppo", "--seq", SEQ, "--batch", PPO_ROWS],
+  ...["--minibatches", PPO_MINIBATCHES, "--epochs", PPO_EPOCHS],
+];
 const results = [
   await workload("DPO step, 16 pairs", 2 * PAIRS * SEQ, "tokens", await engineDpo(rt), [
     "--workload",
@@ -214,6 +267,22 @@ const results = [
     "--pairs",
     PAIRS,
   ], python),
+  await workload(
+    `PPO update, ${PPO_EPOCHS} epochs × ${PPO_MINIBATCHES} minibatches`,
+    PPO_EPOCHS * PPO_ROWS * SEQ,
+    "tokens",
+    await enginePpo(rt, false),
+    ppoPeer,
+    python,
+  ),
+  await workload(
+    `PPO update, the ${PPO_EPOCHS * PPO_MINIBATCHES} steps in one call`,
+    PPO_EPOCHS * PPO_ROWS * SEQ,
+    "tokens",
+    await enginePpo(rt, true),
+    ppoPeer,
+    python,
+  ),
   await workload("generation, 32 × 32 tokens", PROMPTS * NEW, "new tokens", engineGenerate(rt), [
     "--workload",
     "generate",

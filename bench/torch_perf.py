@@ -3,6 +3,10 @@
 - `dpo`: one DPO step on P pairs (2P rows of prompt + response): forward, per-token log-probs of the
   response tokens summed per row, the DPO loss on the log-ratio margins against fixed π_ref margins,
   backward, AdamW.
+- `ppo`: a PPO update phase on a rollout of B completions: `epochs` passes over `minibatches`
+  minibatches, each forward (token log-probs and a value head on the last hidden state), the clipped
+  surrogate and the clipped value loss averaged over response tokens, backward, gradient-norm clipping
+  at 1 and AdamW.
 - `generate`: sampling N new tokens for B prompts at temperature 1 with a key/value cache (the way
   generation is written in PyTorch when it is written for speed), under torch.no_grad().
 
@@ -24,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt_block import logits  # noqa: E402
+from gpt_block import hidden, logits  # noqa: E402
 from torch_gpt_bench import param_specs  # noqa: E402
 
 
@@ -63,6 +67,47 @@ def dpo_workload(c, a):
         opt.step()
 
     return step
+
+
+def ppo_workload(c, a):
+    """One PPO update phase: a.epochs passes over a.minibatches minibatches of a.batch rows."""
+    p = init_params(c, a.seed)
+    p["vhead.w"] = torch.zeros(c["dModel"], 1, requires_grad=True)
+    p["vhead.b"] = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.AdamW(p.values(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    rows, t, mb = a.batch, a.seq, a.batch // a.minibatches
+    tokens = torch.randint(0, c["vocab"], (rows, t))
+    targets = torch.randint(0, c["vocab"], (rows, t))
+    mask = torch.zeros(rows, t)
+    mask[:, t // 2:] = 1.0  # the response: the second half of each row
+    old_logp = -torch.rand(rows, t) * 6
+    adv, ret, old_v = torch.randn(rows, t), torch.randn(rows, t), torch.randn(rows, t) * 0.1
+    eps, vf_coef = 0.2, 0.5
+
+    def step(ids):
+        opt.zero_grad(set_to_none=True)
+        f = hidden(c, p, tokens[ids])
+        logp = torch.log_softmax(f @ p["wte"].T, dim=-1).gather(-1, targets[ids].unsqueeze(-1)).squeeze(-1)
+        v = (f @ p["vhead.w"] + p["vhead.b"]).squeeze(-1)
+        m = mask[ids]
+        n = m.sum().clamp(min=1)
+        ratio = torch.exp(logp - old_logp[ids])
+        pg = torch.max(-adv[ids] * ratio, -adv[ids] * ratio.clamp(1 - eps, 1 + eps))
+        v_clip = old_v[ids] + (v - old_v[ids]).clamp(-eps, eps)
+        vl = 0.5 * torch.max((v - ret[ids]) ** 2, (v_clip - ret[ids]) ** 2)
+        loss = (pg * m).sum() / n + vf_coef * (vl * m).sum() / n
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(p.values(), 1.0)
+        opt.step()
+
+    order = [list(range(rows))[i::a.minibatches] for i in range(a.minibatches)]
+
+    def run():
+        for _ in range(a.epochs):
+            for ids in order:
+                step(ids)
+
+    return run
 
 
 def generate_workload(c, a):
@@ -111,7 +156,7 @@ def generate_workload(c, a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", choices=["dpo", "generate"], required=True)
+    ap.add_argument("--workload", choices=["dpo", "ppo", "generate"], required=True)
     ap.add_argument("--vocab", type=int, required=True)
     ap.add_argument("--d-model", type=int, required=True)
     ap.add_argument("--layers", type=int, required=True)
@@ -121,13 +166,15 @@ def main():
     ap.add_argument("--pairs", type=int, default=16)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--new", type=int, default=32)
+    ap.add_argument("--minibatches", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     c = {"vocab": a.vocab, "dModel": a.d_model, "layers": a.layers, "heads": a.heads, "context": a.context}
-    fn = dpo_workload(c, a) if a.workload == "dpo" else generate_workload(c, a)
+    fn = {"dpo": dpo_workload, "ppo": ppo_workload, "generate": generate_workload}[a.workload](c, a)
     for _ in range(a.warmup):
         fn()
     reply({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()})

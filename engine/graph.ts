@@ -446,3 +446,41 @@ function resolveReshape(from: Shape, to: readonly number[]): number[] {
   }
   return out;
 }
+
+/**
+ * Rebuilds into `dst` the part of `src` that `outputs` need, node for node: `bind` may give a tensor of
+ * `dst` for any `input` or `param` node (by its name), and the others are declared in `dst` under
+ * `rename(name)`; constants are copied. Returns each output's counterpart. With `bind` mapping
+ * parameters to a previous step's updated values, one graph chains several steps of the same model.
+ */
+export function replay(
+  src: Graph,
+  dst: Graph,
+  outputs: readonly Tensor[],
+  o: { bind?: (name: string) => Tensor | undefined; rename?: (name: string) => string },
+): Tensor[] {
+  const need = new Set<number>(), stack = outputs.map((t) => t.id);
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (need.has(id)) continue;
+    need.add(id);
+    stack.push(...src.nodes[id]!.inputs);
+  }
+  const map = new Map<number, Tensor>();
+  for (const n of src.nodes) {
+    if (!need.has(n.id)) continue;
+    let t: Tensor;
+    if (n.op === "input" || n.op === "param") {
+      t = o.bind?.(n.name!) ??
+        (n.op === "input" ? dst.input : dst.param).call(
+          dst,
+          o.rename?.(n.name!) ?? n.name!,
+          n.shape,
+          n.dtype,
+        );
+    } else if (n.op === "const") t = dst.const(n.data!, n.shape, n.dtype);
+    else t = dst.apply(n.op, n.inputs.map((i) => map.get(i)!), n.attrs);
+    map.set(n.id, t);
+  }
+  return outputs.map((t) => map.get(t.id)!);
+}

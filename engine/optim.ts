@@ -78,39 +78,73 @@ export function appendAdamW(
   grads: readonly Tensor[],
   c: AdamWConfig,
 ): AdamWStep {
+  const dtype = params[0]?.dtype ?? "float32";
+  const names = params.map((p) => p.node.name!);
+  const state = {
+    params,
+    m: params.map((p, i) => g.input(momentName(names[i]!, "m"), p.shape, dtype)),
+    v: params.map((p, i) => g.input(momentName(names[i]!, "v"), p.shape, dtype)),
+  };
+  const u = adamWUpdate(g, names, state, grads, {
+    t: g.input(ADAM_STEP, [], dtype),
+    lr: g.input(ADAM_LR, [], dtype),
+    config: c,
+  });
+  const outputs: Record<string, Tensor> = {};
+  names.forEach((name, i) => {
+    outputs[updatedName(name)] = u.params[i]!;
+    outputs[updatedName(momentName(name, "m"))] = u.m[i]!;
+    outputs[updatedName(momentName(name, "v"))] = u.v[i]!;
+  });
+  return { outputs, gradNorm: u.gradNorm };
+}
+
+/** Parameters and their two moments, as tensors of a graph. */
+export interface AdamWState {
+  readonly params: readonly Tensor[];
+  readonly m: readonly Tensor[];
+  readonly v: readonly Tensor[];
+}
+
+/**
+ * The AdamW update of `state` given gradients, at step `t` (a scalar tensor, t ≥ 1) and learning rate
+ * `lr`: the new state and the pre-clip gradient norm. `names` name the parameters, for `decay`. This is
+ * {@link appendAdamW}'s arithmetic on tensors rather than feeds, so that several steps chain in one graph.
+ */
+export function adamWUpdate(
+  g: Graph,
+  names: readonly string[],
+  state: AdamWState,
+  grads: readonly Tensor[],
+  o: { t: Tensor; lr: Tensor; config: AdamWConfig },
+): AdamWState & { gradNorm: Tensor } {
+  const c = o.config, { t, lr } = o;
   validateAdamW(c);
-  if (params.length !== grads.length) {
+  if (state.params.length !== grads.length) {
     throw new GraphError("appendAdamW: one gradient per parameter is needed");
   }
-  const dtype = params[0]?.dtype ?? "float32";
-  const t = g.input(ADAM_STEP, [], dtype);
-  const lr = g.input(ADAM_LR, [], dtype);
-
+  const dtype = state.params[0]?.dtype ?? "float32";
   const sq = grads.map((gr) => g.reduceSum(g.mul(gr, gr)));
   const gradNorm = g.sqrt(sq.reduce((a, b) => g.add(a, b)));
   const scale = c.clipNorm === null ? null : g.minimum(g.div(c.clipNorm, g.add(gradNorm, 1e-6)), 1);
 
-  // Bias corrections from the step input: 1 − βᵗ.
+  // Bias corrections from the step: 1 − βᵗ.
   const bc1 = g.sub(1, g.pow(g.scalar(c.beta1, dtype), t));
   const bc2 = g.sub(1, g.pow(g.scalar(c.beta2, dtype), t));
   const decays = c.decay ?? ((_: string, rank: number) => rank >= 2);
 
-  const outputs: Record<string, Tensor> = {};
-  params.forEach((p, i) => {
-    const name = p.node.name!;
+  const out = { params: [] as Tensor[], m: [] as Tensor[], v: [] as Tensor[] };
+  state.params.forEach((p, i) => {
     const gr = scale ? g.mul(grads[i]!, scale) : grads[i]!;
-    const m = g.input(momentName(name, "m"), p.shape, dtype);
-    const v = g.input(momentName(name, "v"), p.shape, dtype);
-    const m2 = g.add(g.mul(m, c.beta1), g.mul(gr, 1 - c.beta1));
-    const v2 = g.add(g.mul(v, c.beta2), g.mul(g.mul(gr, gr), 1 - c.beta2));
-    const decayed = c.weightDecay > 0 && decays(name, p.shape.length)
+    const m2 = g.add(g.mul(state.m[i]!, c.beta1), g.mul(gr, 1 - c.beta1));
+    const v2 = g.add(g.mul(state.v[i]!, c.beta2), g.mul(g.mul(gr, gr), 1 - c.beta2));
+    const decayed = c.weightDecay > 0 && decays(names[i]!, p.shape.length)
       ? g.mul(p, g.sub(1, g.mul(lr, c.weightDecay)))
       : p;
     const denom = g.add(g.sqrt(g.div(v2, bc2)), c.eps);
-    const p2 = g.sub(decayed, g.div(g.mul(lr, g.div(m2, bc1)), denom));
-    outputs[updatedName(name)] = p2;
-    outputs[updatedName(momentName(name, "m"))] = m2;
-    outputs[updatedName(momentName(name, "v"))] = v2;
+    out.params.push(g.sub(decayed, g.div(g.mul(lr, g.div(m2, bc1)), denom)));
+    out.m.push(m2);
+    out.v.push(v2);
   });
-  return { outputs, gradNorm };
+  return { ...out, gradNorm };
 }

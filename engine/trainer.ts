@@ -7,9 +7,17 @@
  */
 import { grad } from "./autodiff.ts";
 import type { Tensor, TensorData } from "./graph.ts";
-import { arrayFor, fmtShape, sizeOf } from "./graph.ts";
-import type { AdamWConfig } from "./optim.ts";
-import { ADAM_LR, ADAM_STEP, ADAMW_DEFAULTS, appendAdamW, momentName, updatedName } from "./optim.ts";
+import { arrayFor, fmtShape, Graph, replay, sizeOf } from "./graph.ts";
+import type { AdamWConfig, AdamWState } from "./optim.ts";
+import {
+  ADAM_LR,
+  ADAM_STEP,
+  ADAMW_DEFAULTS,
+  adamWUpdate,
+  appendAdamW,
+  momentName,
+  updatedName,
+} from "./optim.ts";
 import type { Executable, Feeds, Runtime } from "./runtime.ts";
 
 /** Options of {@link Trainer.create}. */
@@ -30,11 +38,19 @@ export class Trainer {
   readonly #moments = new Map<string, TensorData>();
   readonly #train: Executable;
   readonly #eval: Executable;
+  readonly #source: StepSource;
+  readonly #folded = new Map<number, Promise<Executable>>();
   #step = 0;
 
-  private constructor(train: Executable, evaluate: Executable, params: Map<string, TensorData>) {
+  private constructor(
+    train: Executable,
+    evaluate: Executable,
+    params: Map<string, TensorData>,
+    source: StepSource,
+  ) {
     this.#train = train;
     this.#eval = evaluate;
+    this.#source = source;
     this.params = params;
     for (const [name, v] of params) {
       for (const w of ["m", "v"] as const) {
@@ -68,11 +84,12 @@ export class Trainer {
       values.set(p.node.name!, v.slice());
     }
     const metrics = options.metrics ?? {};
+    const adamw = { ...ADAMW_DEFAULTS, ...options.adamw };
     const grads = grad(loss, params);
-    const adam = appendAdamW(g, params, grads, { ...ADAMW_DEFAULTS, ...options.adamw });
+    const adam = appendAdamW(g, params, grads, adamw);
     const train = await rt.compile(g, { loss, grad_norm: adam.gradNorm, ...metrics, ...adam.outputs });
     const evaluate = await rt.compile(g, { loss, ...metrics });
-    return new Trainer(train, evaluate, values);
+    return new Trainer(train, evaluate, values, { rt, loss, metrics, params, adamw });
   }
 
   /** Optimizer steps taken. */
@@ -98,12 +115,112 @@ export class Trainer {
     return scalars(out, (k) => !k.startsWith("new."));
   }
 
+  /**
+   * `batches.length` AdamW steps in one `session.run`: the same updates as as many {@link step} calls
+   * (one batch and learning rate each, in order), but parameters and optimizer state cross into and out
+   * of ONNX Runtime once, not once per step, which is what a GPU needs and what a PPO update phase
+   * (epochs × minibatches of one rollout, all known up front) allows. One graph of K chained steps is
+   * compiled per K and cached. Returns each step's metrics.
+   */
+  async stepMany(batches: readonly Feeds[], lr: number | readonly number[]): Promise<StepMetrics[]> {
+    const k = batches.length;
+    const lrs = typeof lr === "number" ? new Array<number>(k).fill(lr) : lr;
+    if (k < 1 || lrs.length !== k) {
+      throw new RangeError(
+        `Trainer.stepMany: ${k} batches and ${lrs.length} learning rates (need ≥ 1, equal)`,
+      );
+    }
+    let exe = this.#folded.get(k);
+    if (!exe) {
+      exe = compileFolded(this.#source, k);
+      this.#folded.set(k, exe);
+    }
+    const e = await exe;
+    const dtype = e.inputs.find((s) => s.name === ADAM_STEP)!.dtype;
+    const scalar = (v: number) => (dtype === "float64" ? Float64Array.of(v) : Float32Array.of(v));
+    const feeds: Record<string, TensorData> = { [ADAM_STEP]: scalar(this.#step + 1) };
+    batches.forEach((b, i) => {
+      for (const [name, v] of Object.entries(b)) feeds[stepFeed(name, i)] = v;
+      feeds[stepFeed(ADAM_LR, i)] = scalar(lrs[i]!);
+    });
+    for (const [name, v] of this.params) feeds[name] = v;
+    for (const [name, v] of this.#moments) feeds[name] = v;
+    const out = await e.run(pick(e, feeds));
+    this.#step += k;
+    for (const name of this.params.keys()) this.params.set(name, out[updatedName(name)]!);
+    for (const name of this.#moments.keys()) this.#moments.set(name, out[updatedName(name)]!);
+    return batches.map((_, i) => {
+      const m: StepMetrics = {};
+      for (const [name, v] of Object.entries(out)) {
+        const at = name.lastIndexOf("@");
+        if (at > 0 && name.slice(at + 1) === String(i)) m[name.slice(0, at)] = Number(v[0]);
+      }
+      return m;
+    });
+  }
+
   /** Loss and metrics on a batch without updating anything. */
   async evaluate(batch: Feeds): Promise<StepMetrics> {
     const feeds: Record<string, TensorData> = { ...batch };
     for (const [k, v] of this.params) feeds[k] = v;
     return scalars(await this.#eval.run(pick(this.#eval, feeds)), () => true);
   }
+}
+
+/** What a trainer was built from, to chain several of its steps into one graph. */
+interface StepSource {
+  readonly rt: Runtime;
+  readonly loss: Tensor;
+  readonly metrics: Readonly<Record<string, Tensor>>;
+  readonly params: readonly Tensor[];
+  readonly adamw: AdamWConfig;
+}
+
+/** The feed or fetch name of step i's copy of `name` in a folded graph. */
+function stepFeed(name: string, i: number): string {
+  return `${name}@${i}`;
+}
+
+/**
+ * K training steps chained in one graph: step i's loss is rebuilt from the trainer's graph with its
+ * parameters bound to step i − 1's updated values and its batch feeds renamed `name@i`; its gradients
+ * and AdamW update (at step t + i, learning rate `adam.lr@i`) follow, and the last step's state is the
+ * output, under the names a single step uses.
+ */
+function compileFolded(src: StepSource, k: number): Promise<Executable> {
+  const g = new Graph();
+  const names = src.params.map((p) => p.node.name!);
+  const dtype = src.params[0]!.dtype;
+  let state: AdamWState = {
+    params: src.params.map((p, j) => g.param(names[j]!, p.shape, p.dtype)),
+    m: src.params.map((p, j) => g.input(momentName(names[j]!, "m"), p.shape, p.dtype)),
+    v: src.params.map((p, j) => g.input(momentName(names[j]!, "v"), p.shape, p.dtype)),
+  };
+  const t0 = g.input(ADAM_STEP, [], dtype);
+  const metricNames = Object.keys(src.metrics);
+  const outputs: Record<string, Tensor> = {};
+  for (let i = 0; i < k; i++) {
+    const bound = new Map(names.map((n, j) => [n, state.params[j]!]));
+    const [loss, ...metrics] = replay(src.loss.graph, g, [src.loss, ...Object.values(src.metrics)], {
+      bind: (n) => bound.get(n),
+      rename: (n) => stepFeed(n, i),
+    });
+    const u = adamWUpdate(g, names, state, grad(loss!, state.params), {
+      t: i === 0 ? t0 : g.add(t0, i),
+      lr: g.input(stepFeed(ADAM_LR, i), [], dtype),
+      config: src.adamw,
+    });
+    outputs[stepFeed("loss", i)] = loss!;
+    outputs[stepFeed("grad_norm", i)] = u.gradNorm;
+    metrics.forEach((m, j) => (outputs[stepFeed(metricNames[j]!, i)] = m));
+    state = u;
+  }
+  names.forEach((name, j) => {
+    outputs[updatedName(name)] = state.params[j]!;
+    outputs[updatedName(momentName(name, "m"))] = state.m[j]!;
+    outputs[updatedName(momentName(name, "v"))] = state.v[j]!;
+  });
+  return src.rt.compile(g, outputs);
 }
 
 function pick(exe: Executable, feeds: Record<string, TensorData>): Record<string, TensorData> {

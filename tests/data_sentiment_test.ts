@@ -67,7 +67,7 @@ text_tasks:
     pairs: { count: 512, scale: 10 }
 algorithms:
   best_of_n: { n: 4, reward: gold }
-  dpo: { beta: 0.1, steps: 60, batch_size: 32 }
+  dpo: { beta: 0.1, steps: 120, batch_size: 32 }
 `;
 
 Deno.test({
@@ -157,6 +157,8 @@ Deno.test({
     }
     console.log(`gold reward over π_ref (${loaded.baseline.rewards.length} prompts):`, gains);
     assert.ok(gains.best_of_n! >= 0.2, `best_of_n gains ${gains.best_of_n}`);
+    // π_ref's reward here is one evaluation of 256 samples (standard error ≈ 0.025, measured against 4096), so
+    // DPO trains long enough (120 steps: a gain of 0.15–0.19 over two sampling streams) to clear 0.05 by far.
     assert.ok(gains.dpo! >= 0.05, `dpo gains ${gains.dpo}`);
   },
 });

@@ -18,6 +18,11 @@ def forward(c, p, tokens, targets):
 
 def logits(c, p, tokens):
     """Next-token logits [B, T, V] of the prefbench GPT."""
+    return hidden(c, p, tokens) @ p["wte"].T
+
+
+def hidden(c, p, tokens):
+    """The final hidden state [B, T, D] (after the last LayerNorm) of the prefbench GPT."""
     b, t = tokens.shape
     d, h = c["dModel"], c["heads"]
     dh = d // h
@@ -35,8 +40,7 @@ def logits(c, p, tokens):
         m = F.layer_norm(x, (d,), p[q + "ln2.g"], p[q + "ln2.b"], eps=1e-5)
         hid = F.gelu(m @ p[q + "mlp.w1"] + p[q + "mlp.b1"], approximate="tanh")
         x = x + hid @ p[q + "mlp.w2"] + p[q + "mlp.b2"]
-    f = F.layer_norm(x, (d,), p["lnf.g"], p["lnf.b"], eps=1e-5)
-    return f @ p["wte"].T
+    return F.layer_norm(x, (d,), p["lnf.g"], p["lnf.b"], eps=1e-5)
 
 
 def main():
