@@ -88,7 +88,7 @@ export const CONFIGS: readonly BenchConfig[] = [
 ];
 
 /** The PyTorch column of one config. */
-interface TorchResult {
+export interface TorchResult {
   torch: string;
   threads: number;
   stepMs: TimingSummary;
@@ -97,7 +97,7 @@ interface TorchResult {
 }
 
 /** One config's measurements (the `--json` record). */
-interface ConfigResult {
+export interface ConfigResult {
   name: string;
   model: GptConfig;
   batch: number;
@@ -251,7 +251,12 @@ function cpuWaitUs(): number | null {
 }
 
 /** Measures one config: warm-up, then rounds of engine steps, matmul runs and PyTorch steps. */
-async function benchConfig(rt: Runtime, c: BenchConfig, python: string | null, threads: number) {
+export async function benchConfig(
+  rt: Runtime,
+  c: BenchConfig,
+  python: string | null,
+  threads: number,
+): Promise<ConfigResult> {
   const engine = await prepareEngine(rt, c);
   const mmGraph = matmulGraph(c);
   const mmExe = await rt.compile(mmGraph.g, { out: mmGraph.out });

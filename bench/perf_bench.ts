@@ -1,27 +1,35 @@
 /**
  * `deno task bench:perf`: the harness against PyTorch on the same machine, in one run, on the workloads
- * a preference-optimization run spends its time in:
+ * a preference-optimization run spends its time in, and how a training step scales:
  *
  * 1. a GPT training step, configs S and M (`bench/engine_bench.ts`, run as a child: it also measures
  *    ONNX Runtime's own MatMul throughput at the model's shapes, the MFU reference);
  * 2. a DPO step on 16 pairs: 32 rows of prompt + response through the GPT, response log-probs summed
  *    per row, the DPO loss on the log-ratio margins, backward and AdamW — one `session.run` here,
  *    forward + backward + `optimizer.step()` in PyTorch;
- * 3. generation: 32 prompts, 32 new tokens each at temperature 1, with a key/value cache on both sides
- *    (`GptPolicy.sample`; a cached decoder in `bench/torch_perf.py`).
+ * 3. a PPO update phase: 2 epochs over 2 minibatches of a rollout of 32 completions (policy and value
+ *    head, clipped losses, gradient clipping, AdamW), one `session.run` per optimizer step and, as a
+ *    second row, all four steps folded into one call ({@link Trainer.stepMany});
+ * 4. generation: 32 prompts, 32 new tokens each at temperature 1, with a key/value cache on both sides
+ *    (`GptPolicy.sample`, 16 decode steps and their draws per call; a cached decoder in
+ *    `bench/torch_perf.py`);
+ * 5. scaling: training steps of shapes around config S, one dimension at a time (model size, batch,
+ *    sequence length), each against PyTorch and ONNX Runtime's MatMul; on a GPU also config M at
+ *    batch 256, the shape the GPU target is stated at.
  *
- * Workloads 2 and 3 use config S's model. As in bench:engine, the harness and the PyTorch peer run in
- * interleaved rounds, the first run of each segment untimed, so both see the same background load and
- * the ratios hold on a noisy machine; figures are medians. Prints a table and writes JSON
- * (`--json`, default `.cache/bench-perf.json`). Flags: `--rounds N`, `--runs N` (timed runs per round),
- * `--threads N`, `--skip-engine` (omit workload 1), `--no-torch`.
+ * Workloads 2–4 use config S's model. The harness and the PyTorch peer run in interleaved rounds, the
+ * first run of each segment untimed, so both see the same background load and the ratios hold on a
+ * noisy machine; figures are medians. Prints tables, writes JSON (`--json`, default
+ * `.cache/bench-perf.json`) and a page with the scaling curves (`--html`, default
+ * `.cache/bench-perf.html`). Flags: `--rounds N`, `--runs N` (timed runs per round), `--threads N`,
+ * `--ep cpu|auto|cuda|webgpu`, `--skip-engine` (omit 1), `--no-scaling` (omit 5), `--no-torch`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { Graph, type Tensor } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";
-import { Runtime } from "../engine/runtime.ts";
+import { EP_CHOICES, type EpChoice, Runtime } from "../engine/runtime.ts";
 import { Trainer } from "../engine/trainer.ts";
 import { dpoLoss } from "../algorithms/dpo.ts";
 import { clippedSurrogate, valueLoss } from "../algorithms/ppo.ts";
@@ -37,7 +45,10 @@ import {
 } from "../models/gpt.ts";
 import { GptPolicy } from "../models/gpt_policy.ts";
 import { findTorch } from "../tests/_torch.ts";
-import { CONFIGS } from "./engine_bench.ts";
+import { availableParallelism, cpus } from "node:os";
+import * as ort from "onnxruntime-node";
+import { type PerfDoc, perfReportHtml, type ScalingPoint, SWEEPS } from "../reports/perf.ts";
+import { type BenchConfig, benchConfig, type ConfigResult, CONFIGS } from "./engine_bench.ts";
 import { TorchPeer } from "./_peer.ts";
 import { summarize, table, type TimingSummary } from "./_timing.ts";
 
@@ -47,8 +58,11 @@ const args = parseArgs({
     rounds: { type: "string", default: "4" },
     runs: { type: "string", default: "3" },
     threads: { type: "string", default: "2" },
+    ep: { type: "string", default: "cpu" },
     json: { type: "string", default: ".cache/bench-perf.json" },
+    html: { type: "string", default: ".cache/bench-perf.html" },
     "skip-engine": { type: "boolean", default: false },
+    "no-scaling": { type: "boolean", default: false },
     "no-torch": { type: "boolean", default: false },
   },
 });
@@ -60,6 +74,11 @@ for (const [k, v] of [["rounds", rounds], ["runs", runs], ["threads", threads]] 
     console.error(`bench:perf: --${k} = ${JSON.stringify(args.values[k])} is not allowed (an integer ≥ 1)`);
     Deno.exit(2);
   }
+}
+const ep = args.values.ep as EpChoice;
+if (!EP_CHOICES.includes(ep)) {
+  console.error(`bench:perf: --ep = ${JSON.stringify(ep)} is not allowed (${EP_CHOICES.join(", ")})`);
+  Deno.exit(2);
 }
 const log = (line: string) => console.error(line);
 const model: GptConfig = CONFIGS[0]!.model; // config S
@@ -229,9 +248,9 @@ async function workload(
 const found = args.values["no-torch"] ? null : await findTorch();
 const python = found?.python ?? null;
 if (found && !python) log(`bench:perf: no PyTorch (${found.reason}); its columns stay empty`);
-const rt = await Runtime.create({ ep: "cpu", threads, log: null });
+const rt = await Runtime.create({ ep, threads, log: ep === "auto" ? log : null });
 
-let engineBench: unknown = null;
+let engineBench: { configs: ConfigResult[] } | null = null;
 if (!args.values["skip-engine"]) {
   log("GPT training steps S and M (bench/engine_bench.ts):");
   const json = await Deno.makeTempFile({ suffix: ".json" });
@@ -244,6 +263,8 @@ if (!args.values["skip-engine"]) {
       String(threads),
       "--json",
       json,
+      "--ep",
+      rt.provider,
       ...(python ? [] : ["--no-torch"]),
     ],
     stdout: "inherit",
@@ -308,12 +329,105 @@ console.log(table(
     r.ratio ? `${r.ratio.toFixed(2)}×` : "—",
   ]),
 ));
-const dir = args.values.json!.includes("/")
-  ? args.values.json!.slice(0, args.values.json!.lastIndexOf("/"))
-  : ".";
-await Deno.mkdir(dir, { recursive: true });
-await Deno.writeTextFile(
-  args.values.json!,
-  JSON.stringify({ model, threads, rounds, runs, engineBench, workloads: results }, null, 2) + "\n",
-);
+const scaling = args.values["no-scaling"] ? [] : await scalingSweep();
+const doc: PerfDoc & Record<string, unknown> = {
+  schema: "prefbench.bench_perf/1",
+  date: new Date().toISOString(),
+  provider: rt.provider,
+  threads,
+  machine: { cpu: cpus()[0]?.model ?? "unknown", cpus: availableParallelism() },
+  versions: { deno: Deno.version.deno, onnxruntime: ort.env.versions.common ?? "unknown" },
+  torch: python ? (await torchVersion()) : null,
+  model,
+  rounds,
+  runs,
+  workloads: results,
+  training: engineBench?.configs ?? [],
+  scaling,
+};
+for (const path of [args.values.json!, args.values.html!]) {
+  await Deno.mkdir(path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".", { recursive: true });
+}
+await Deno.writeTextFile(args.values.json!, JSON.stringify(doc, null, 2) + "\n");
+await Deno.writeTextFile(args.values.html!, await perfReportHtml(doc));
 console.log(`json: ${args.values.json}`);
+console.log(`report: ${args.values.html}`);
+
+/**
+ * Training steps of GPT shapes around config S, one dimension at a time: model size (width and depth),
+ * batch and sequence length; each measured as bench:engine measures S and M (interleaved with PyTorch,
+ * against ONNX Runtime's MatMul at the same shapes), with fewer steps. On a GPU, config M at batch 256
+ * is added: the shape the GPU target is stated at.
+ */
+async function scalingSweep(): Promise<ScalingPoint[]> {
+  const base = CONFIGS[0]!;
+  const shape = (c: BenchConfig) =>
+    `d ${c.model.dModel}, ${c.model.layers} layers, B ${c.batch}, T ${c.seq}, V ${c.model.vocab}`;
+  const point = (sweep: string, x: (c: BenchConfig) => number, over: Partial<BenchConfig>) => {
+    const c: BenchConfig = { ...base, warmup: 1, steps: 6, rounds: 3, ...over };
+    return { sweep, x: x(c), c };
+  };
+  const size = (c: BenchConfig) =>
+    gptParams(c.model).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  const plan = [
+    ...[[64, 2], [128, 2], [192, 3], [256, 4]].map(([d, l]) =>
+      point(SWEEPS[0]!, size, { model: { ...base.model, dModel: d!, layers: l! } })
+    ),
+    ...[8, 16, 32, 64].map((b) => point(SWEEPS[1]!, (c) => c.batch, { batch: b })),
+    ...[16, 32, 64, 128].map((t) =>
+      point(SWEEPS[2]!, (c) => c.seq, { seq: t, model: { ...base.model, context: t } })
+    ),
+    ...(rt.provider === "cpu" ? [] : [
+      point("M at batch 256", (c) => c.batch, {
+        ...CONFIGS[1]!,
+        batch: 256,
+        warmup: 1,
+        steps: 4,
+        rounds: 2,
+      }),
+    ]),
+  ];
+  const out: ScalingPoint[] = [];
+  for (const [i, p] of plan.entries()) {
+    log(`scaling ${i + 1}/${plan.length}: ${p.sweep}, ${shape(p.c)}`);
+    const r = await benchConfig(rt, { ...p.c, name: `${p.sweep} ${p.x}` }, python, threads);
+    out.push({
+      sweep: p.sweep,
+      x: p.x,
+      label: shape(p.c),
+      stepMs: r.stepMs.median,
+      tokensPerS: r.tokensPerS,
+      mfu: r.mfuVsOrtMatmul,
+      torchStepMs: r.torch?.stepMs.median ?? null,
+      ratio: r.torchRatio,
+    });
+  }
+  console.log(`\nscaling: training steps, ${threads} thread(s), provider ${rt.provider}`);
+  console.log(table(
+    ["sweep", "shape", "ms", "tokens/s", "MFU vs ORT MatMul", "PyTorch ms", "ratio"],
+    out.map((p) => [
+      p.sweep,
+      p.label,
+      p.stepMs.toFixed(1),
+      p.tokensPerS.toFixed(0),
+      `${(100 * p.mfu).toFixed(1)}%`,
+      p.torchStepMs === null ? "—" : p.torchStepMs.toFixed(1),
+      p.ratio === null ? "—" : `${p.ratio.toFixed(2)}×`,
+    ]),
+  ));
+  const gpu = out.find((p) => p.sweep === "M at batch 256");
+  if (gpu) {
+    console.log(
+      `GPU target: config M at batch 256 reaches ${(100 * gpu.mfu).toFixed(1)}% of the provider's MatMul ` +
+        `throughput (target ≥ 40%): ${gpu.mfu >= 0.4 ? "met" : "NOT met"}`,
+    );
+  }
+  return out;
+}
+
+/** The PyTorch version the peers report (one short-lived process). */
+async function torchVersion(): Promise<string> {
+  const out = await new Deno.Command(python!, { args: ["-c", "import torch; print(torch.__version__)"] })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim() || "unknown";
+}
