@@ -9,6 +9,8 @@
  * @module
  */
 import type { Graph, Tensor, TensorData } from "../engine/graph.ts";
+import type { Feeds } from "../engine/runtime.ts";
+import type { StepMetrics, Trainer } from "../engine/trainer.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { TextEnv } from "../envs/text.ts";
 import { declareParams, type GptConfig, gptValues, tokenLogProbs, valueHeadParams } from "../models/gpt.ts";
@@ -141,4 +143,20 @@ export function gptCheckpoint(
   // Copy: the trainer replaces its arrays on the next step, but a checkpoint must stay what it was.
   const frozen = new Map([...params].map(([k, v]) => [k, v.slice()]));
   return { step, policy: { model: policy.withParams(frozen) }, metrics };
+}
+
+/**
+ * The optimizer steps of one update phase (epochs × minibatches of a rollout, all known once the rollout
+ * is scored) in one `session.run` ({@link Trainer.stepMany}): parameters and optimizer state cross into
+ * ONNX Runtime once per phase rather than once per step. `onStep` then sees every step's metrics in order,
+ * numbered from `first`, so a divergence check still names the step. Returns the last step's metrics.
+ */
+export async function updatePhase(
+  trainer: Trainer,
+  steps: readonly { readonly feeds: Feeds; readonly lr: number }[],
+  o: { readonly first: number; readonly onStep?: ((step: number, metrics: StepMetrics) => void) | undefined },
+): Promise<StepMetrics> {
+  const metrics = await trainer.stepMany(steps.map((s) => s.feeds), steps.map((s) => s.lr));
+  metrics.forEach((m, i) => o.onStep?.(o.first + i, m));
+  return metrics.at(-1)!;
 }

@@ -40,7 +40,7 @@
  *
  * @module
  */
-import type { Graph, Tensor } from "../engine/graph.ts";
+import type { Graph, Tensor, TensorData } from "../engine/graph.ts";
 import { Graph as G } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
@@ -54,7 +54,14 @@ import {
   vector,
 } from "./_policy.ts";
 import { minibatches, rolloutText, sampleGroups } from "./_rollout.ts";
-import { gptCheckpoint, initialParams, sequenceFeeds, sequenceNodes, tokenFeed } from "./_text.ts";
+import {
+  gptCheckpoint,
+  initialParams,
+  sequenceFeeds,
+  sequenceNodes,
+  tokenFeed,
+  updatePhase,
+} from "./_text.ts";
 import type {
   Checkpoint,
   PolicyAlgorithm,
@@ -315,24 +322,29 @@ async function* trainText(ctx: TextTrainContext, c: GrpoConfig): AsyncGenerator<
       rng: sampling,
     });
     const advantages = groupAdvantages([...scores], c.group_size, c.scale_rewards);
+    // The phase's minibatches, then all its optimizer steps in one call.
+    const phase: { feeds: Record<string, TensorData>; lr: number }[] = [];
     for (let epoch = 0; epoch < c.update_epochs; epoch++) {
       for (const ids of minibatches(n, c.minibatches, shuffling)) {
         const p = ids.map((i) => comp.prompts[i]!);
-        step++;
-        metrics = await trainer.step({
-          ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
-          "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
-          "batch.ref_logp": tokenFeed(policy, p, ids.map((i) => ref[i]!)),
-          "batch.adv": tokenFeed(
-            policy,
-            p,
-            ids.map((i) => new Float64Array(old[i]!.length).fill(advantages[i]!)),
-          ),
-          ...hp,
-        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
-        ctx.onStep?.(step, metrics);
+        phase.push({
+          feeds: {
+            ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
+            "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
+            "batch.ref_logp": tokenFeed(policy, p, ids.map((i) => ref[i]!)),
+            "batch.adv": tokenFeed(
+              policy,
+              p,
+              ids.map((i) => new Float64Array(old[i]!.length).fill(advantages[i]!)),
+            ),
+            ...hp,
+          },
+          lr: c.anneal_lr ? annealedLr(c.lr, step + phase.length + 1, total) : c.lr,
+        });
       }
     }
+    metrics = await updatePhase(trainer, phase, { first: step + 1, onStep: ctx.onStep });
+    step += phase.length;
     const rolloutScore = scores.reduce((s: number, v: number) => s + v, 0) / n;
     if (at.has(it)) {
       yield gptCheckpoint(policy, trainer.params, step, { ...metrics, rollout_score: rolloutScore });

@@ -61,6 +61,7 @@ import {
   sequenceFeeds,
   sequenceNodes,
   tokenFeed,
+  updatePhase,
 } from "./_text.ts";
 import type {
   Checkpoint,
@@ -430,6 +431,8 @@ async function* trainText(ctx: TextTrainContext, c: PpoConfig): AsyncGenerator<T
     }
     const rolloutKl = klSum / c.batch_size;
 
+    // The phase's minibatches, then all its optimizer steps in one call.
+    const phase: { feeds: Record<string, TensorData>; lr: number }[] = [];
     for (let epoch = 0; epoch < c.update_epochs; epoch++) {
       for (const ids of minibatches(c.batch_size, c.minibatches, shuffling)) {
         const p = ids.map((i) => comp.prompts[i]!);
@@ -439,18 +442,21 @@ async function* trainText(ctx: TextTrainContext, c: PpoConfig): AsyncGenerator<T
           let o = 0;
           a = a.map((x) => Float64Array.from(x, () => flat[o++]!));
         }
-        step++;
-        metrics = await trainer.step({
-          ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
-          "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
-          "batch.adv": tokenFeed(policy, p, a),
-          "batch.ret": tokenFeed(policy, p, ids.map((i) => rets[i]!)),
-          "batch.old_value": tokenFeed(policy, p, ids.map((i) => values[i]!)),
-          ...hp,
-        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
-        ctx.onStep?.(step, metrics);
+        phase.push({
+          feeds: {
+            ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
+            "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
+            "batch.adv": tokenFeed(policy, p, a),
+            "batch.ret": tokenFeed(policy, p, ids.map((i) => rets[i]!)),
+            "batch.old_value": tokenFeed(policy, p, ids.map((i) => values[i]!)),
+            ...hp,
+          },
+          lr: c.anneal_lr ? annealedLr(c.lr, step + phase.length + 1, total) : c.lr,
+        });
       }
     }
+    metrics = await updatePhase(trainer, phase, { first: step + 1, onStep: ctx.onStep });
+    step += phase.length;
     const rolloutMetrics = {
       ...metrics,
       kl_coef: beta,
