@@ -318,6 +318,10 @@ export class Graph {
   argMax(x: Tensor, axis = -1): Tensor {
     return this.apply("argMax", [x], { axis: normAxis("argMax", axis, x.shape.length) });
   }
+  /** log softmax(x) along `axis` at index `idx` (int64, x's shape with 1 on `axis`), e.g. a token's log-prob. */
+  logSoftmaxAt(x: Tensor, idx: Tensor, axis = -1): Tensor {
+    return this.apply("logSoftmaxAt", [x, idx], { axis: normAxis("logSoftmaxAt", axis, x.shape.length) });
+  }
   /** Layer normalization over the last axis with scale γ and shift β (both `[D]`). */
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
     return this.apply("layerNorm", [x, gamma, beta], { eps });

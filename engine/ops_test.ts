@@ -116,6 +116,15 @@ const CASES: Record<string, Case[]> = {
     inputs: [n([2, 5])],
     build: (g, [x]) => g.gatherElements(g.tanh(x!), i64(g, [0, 4, 0, 2, 2, 3], [2, 3]), 1),
   }],
+  logSoftmaxAt: [{
+    name: "[2,3,5] at [2,3,1]",
+    inputs: [n([2, 3, 5])],
+    build: (g, [x]) => g.logSoftmaxAt(g.mul(x!, 2), i64(g, [0, 4, 2, 1, 1, 3], [2, 3, 1])),
+  }, {
+    name: "[4,3] along axis 0 at [1,3]",
+    inputs: [n([4, 3])],
+    build: (g, [x]) => g.logSoftmaxAt(x!, i64(g, [3, 0, 2], [1, 3]), 0),
+  }],
   cumsum: [
     { name: "[2,4] axis 1", inputs: [n([2, 4])], build: (g, [x]) => g.cumsum(g.tanh(x!), 1) },
     { name: "[3,2] axis 0 reverse", inputs: [n([3, 2])], build: (g, [x]) => g.cumsum(x!, 0, true) },

@@ -415,8 +415,7 @@ export function gptGenerateChunk(
 /** Per-token log-probabilities of `targets` (int64 [B, T]) under `logits` [B, T, V] → [B, T]. */
 export function tokenLogProbs(g: Graph, logits: Tensor, targets: Tensor): Tensor {
   const [b, t] = targets.shape as [number, number];
-  const lp = g.logSoftmax(logits); // [B, T, V]
-  return g.reshape(g.gatherElements(lp, g.reshape(targets, [b, t, 1]), -1), [b, t]);
+  return g.reshape(g.logSoftmaxAt(logits, g.reshape(targets, [b, t, 1]), -1), [b, t]); // [B, T]
 }
 
 /** Mean token cross-entropy of `targets` under `logits`: −mean log p(target). */
