@@ -1,6 +1,7 @@
 /**
- * Sampling throughput of {@link GptPolicy}, with and without the key/value cache:
- * `deno task bench:sampling [--batch 1,16,64] [--threads 2] [--runs 3]`.
+ * Sampling throughput of {@link GptPolicy} in its three modes: fused (the default: 16 decode steps and
+ * their draws per `session.run`), one cached decode step per call, and no cache (the full forward per
+ * token): `deno task bench:sampling [--batch 1,16,64] [--threads 2] [--runs 3]`.
  *
  * The model is the sentiment task's π_ref size (defaults of `tasks/sentiment.ts`) with random weights
  * (speed does not depend on them); every row generates until the context is full (no EOS), so both
@@ -35,17 +36,23 @@ console.log(
   `GPT d=${cfg.dModel} layers=${cfg.layers} heads=${cfg.heads} V=${cfg.vocab} context=${cfg.context}; ` +
     `prompt ${promptLen} tokens, ${maxNew} new tokens per row; ${args.values.threads} threads`,
 );
-console.log("batch  cache  tokens/s   ms/token-step");
+console.log("batch  mode      tokens/s   ms/token-step");
+const MODES = [
+  { name: "fused", cache: true, fused: true },
+  { name: "step", cache: true, fused: false },
+  { name: "no cache", cache: false, fused: false },
+] as const;
 for (const batch of args.values.batch.split(",").map(Number)) {
   const prompts = Array.from({ length: batch }, (_, b) => [1, 4 + (b % 50), 5]);
-  for (const cache of [true, false]) {
+  for (const mode of MODES) {
     const once = async (seed: number) => {
       const t0 = performance.now();
       const c = await policy.sample(prompts, {
         rng: Rng.stream(seed, "sampling"),
         maxNewTokens: maxNew,
         eos: null,
-        cache,
+        cache: mode.cache,
+        fused: mode.fused,
       });
       const seconds = (performance.now() - t0) / 1000;
       return { seconds, tokens: c.responses.reduce((a, x) => a + x.length, 0) };
@@ -59,11 +66,11 @@ for (const batch of args.values.batch.split(",").map(Number)) {
       tokens = m.tokens;
     }
     const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-    const steps = cfg.context - 1; // one session.run per position fed
+    const steps = cfg.context - 1; // positions fed
     console.log(
-      `${String(batch).padStart(5)}  ${cache ? "yes" : "no "}    ${
-        (tokens / median).toFixed(0).padStart(7)
-      }   ${(1000 * median / steps).toFixed(2).padStart(6)}`,
+      `${String(batch).padStart(5)}  ${mode.name.padEnd(8)}  ${(tokens / median).toFixed(0).padStart(7)}   ${
+        (1000 * median / steps).toFixed(2).padStart(6)
+      }`,
     );
   }
 }
