@@ -190,7 +190,12 @@ export async function perfReportHtml(doc: PerfDoc): Promise<string> {
   const scaling = doc.scaling.length
     ? `<h2>Scaling</h2>
 ${await charts.figure(scalingSpec(scalingRows(doc.scaling)))}
-${await charts.figure(efficiencySpec(efficiencyRows(doc.scaling)))}
+${await charts.figure(
+      efficiencySpec(efficiencyRows(doc.scaling)),
+      "Each point is a few interleaved rounds: its MFU divides by a MatMul reference timed in a few dozen short " +
+        "runs, which a busy moment on a shared machine can slow, so single points scatter; the training-step " +
+        "table above has more runs.",
+    )}
 <table><tr><th>sweep</th><th class="text">shape</th><th>ms</th><th>tokens/s</th><th>MFU</th><th>PyTorch ms</th><th>ratio</th></tr>${
       doc.scaling.map((p) =>
         `<tr><td>${e(p.sweep)}</td><td class="text">${e(p.label)}</td><td>${f(p.stepMs)}</td><td>${
