@@ -51,14 +51,15 @@ export class GptPolicy implements TrainablePolicy {
   readonly dtype: DType;
   readonly #rt: Runtime;
   readonly #exes: Map<string, Promise<Executable>>;
-  readonly #buffers: Map<string, Float32Array | Float64Array>;
+  /** Free reusable buffers by size and dtype (a sampling call takes its caches and gives them back). */
+  readonly #buffers: Map<string, (Float32Array | Float64Array)[]>;
 
   private constructor(
     rt: Runtime,
     config: GptConfig,
     params: ReadonlyMap<string, TensorData>,
     exes: Map<string, Promise<Executable>>,
-    buffers: Map<string, Float32Array | Float64Array>,
+    buffers: Map<string, (Float32Array | Float64Array)[]>,
   ) {
     this.#rt = rt;
     this.config = config;
@@ -186,7 +187,29 @@ export class GptPolicy implements TrainablePolicy {
     // first touch, which on some VMs is dearer than the whole chunk's compute. Zeroed, so that stale values
     // (even NaN from a diverged policy) never meet the masked-out slots' zero attention weights.
     const size = layers * batch * h * tmax * dh;
-    const cacheK = this.#scratch("k", size).fill(0), cacheV = this.#scratch("v", size).fill(0);
+    const cacheK = this.#take(size).fill(0), cacheV = this.#take(size).fill(0);
+    try {
+      return await this.#generateInto(prompts, options, { out, steps, uniform, cacheK, cacheV });
+    } finally {
+      this.#giveBack(cacheK, cacheV);
+    }
+  }
+
+  async #generateInto(
+    prompts: readonly (readonly number[])[],
+    options: SampleOptions,
+    s: {
+      out: CompletionBuffers;
+      steps: number;
+      uniform: Float32Array | Float64Array | null;
+      cacheK: Float32Array | Float64Array;
+      cacheV: Float32Array | Float64Array;
+    },
+  ): Promise<Completions> {
+    const c = this.config, h = c.heads, dh = c.dModel / h, tmax = c.context, layers = c.layers;
+    const batch = prompts.length, tau = options.temperature ?? 1, greedy = tau === 0;
+    const float = this.dtype === "float64" ? Float64Array : Float32Array;
+    const { out, steps, uniform, cacheK, cacheV } = s;
     // Chunks of one size (at most GENERATE_CHUNK; the last may run past `steps`, its draws unused), so a
     // generation runs one session: alternating between two sessions' thread pools cost as much as the
     // whole second chunk on a 2-core machine.
@@ -335,15 +358,22 @@ export class GptPolicy implements TrainablePolicy {
     });
   }
 
-  /** A reusable float buffer of this dtype, shared by the policies that share compiled sessions. */
-  #scratch(name: string, size: number): Float32Array | Float64Array {
-    const key = `${name}:${size}:${this.dtype}`;
-    let a = this.#buffers.get(key);
-    if (!a) {
-      a = this.dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
-      this.#buffers.set(key, a);
+  /**
+   * A float buffer of this dtype from the pool the policies sharing compiled sessions share, or a new
+   * one; concurrent callers never get the same buffer.
+   */
+  #take(size: number): Float32Array | Float64Array {
+    return this.#buffers.get(`${size}:${this.dtype}`)?.pop() ??
+      (this.dtype === "float64" ? new Float64Array(size) : new Float32Array(size));
+  }
+
+  #giveBack(...xs: (Float32Array | Float64Array)[]): void {
+    for (const x of xs) {
+      const key = `${x.length}:${this.dtype}`;
+      const free = this.#buffers.get(key) ?? [];
+      free.push(x);
+      this.#buffers.set(key, free);
     }
-    return a;
   }
 
   #generate(batch: number, steps: number, greedy: boolean): Promise<Executable> {

@@ -248,3 +248,17 @@ Deno.test("fused draws follow softmax(logits/τ): a chi-square test over 4000 ro
   const chiFlat = counts.reduce((s, n, i) => s + (n - rows * flat[i]!) ** 2 / (rows * flat[i]!), 0);
   assert.ok(chiFlat > 32.9, `the τ = 1 distribution should be rejected, χ² = ${chiFlat.toFixed(1)}`);
 });
+
+Deno.test("concurrent fused sampling from policies that share sessions gives what sequential sampling gives", async () => {
+  // 30 new tokens in context 38: several chunks, so each call rereads the key/value cache it wrote.
+  const c: GptConfig = { vocab: 13, dModel: 16, layers: 2, heads: 4, context: 38 };
+  const a = GptPolicy.create(rt, c, randomParams(c, 11));
+  const b = a.withParams(randomParams(c, 12)); // shares compiled sessions and reusable buffers with a
+  const prompts = [[1, 2], [1, 7, 7], [1]];
+  const opts = (seed: number) => ({ rng: Rng.stream(seed, "sampling"), maxNewTokens: 30, eos: null });
+  const seqA = await a.sample(prompts, opts(1)), seqB = await b.sample(prompts, opts(2));
+  const [parA, parB] = await Promise.all([a.sample(prompts, opts(1)), b.sample(prompts, opts(2))]);
+  assert.deepEqual(parA, seqA);
+  assert.deepEqual(parB, seqB);
+  assert.notDeepEqual(seqA.responses, seqB.responses);
+});
