@@ -82,27 +82,33 @@ export function scalingRows(points: readonly ScalingPoint[]): ScalingRow[] {
 
 /** Step time against each swept dimension, a panel per sweep, log-log, a line per side. */
 export function scalingSpec(rows: readonly ScalingRow[]): Spec {
+  return sweepPanels(rows, {
+    text: "Training step time",
+    subtitle: "median ms per step; log-log, each panel its own x",
+  }, {
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "x", type: "quantitative", title: null, scale: { type: "log", nice: false } },
+      y: { field: "ms", type: "quantitative", title: "ms per step", scale: { type: "log" } },
+      color: { field: "side", type: "nominal", title: null, scale: { domain: ["harness", "PyTorch"] } },
+      tooltip: [
+        { field: "label", type: "nominal", title: "shape" },
+        { field: "side", type: "nominal" },
+        { field: "ms", type: "quantitative", format: ".1f", title: "ms" },
+      ],
+    },
+  });
+}
+
+/** A panel per sweep, side by side, each with its own x scale, over `rows`. */
+function sweepPanels(rows: readonly unknown[], title: Spec, panel: Spec): Spec {
   return {
     $schema: SCHEMA,
-    title: { text: "Training step time", subtitle: "median ms per step; log-log, each panel its own x" },
+    title,
     data: { values: rows },
     facet: { column: { field: "sweep", type: "nominal", title: null, sort: SWEEPS } },
     resolve: { scale: { x: "independent" } },
-    spec: {
-      width: 240,
-      height: 200,
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "x", type: "quantitative", title: null, scale: { type: "log", nice: false } },
-        y: { field: "ms", type: "quantitative", title: "ms per step", scale: { type: "log" } },
-        color: { field: "side", type: "nominal", title: null, scale: { domain: ["harness", "PyTorch"] } },
-        tooltip: [
-          { field: "label", type: "nominal", title: "shape" },
-          { field: "side", type: "nominal" },
-          { field: "ms", type: "quantitative", format: ".1f", title: "ms" },
-        ],
-      },
-    },
+    spec: { width: 240, height: 200, ...panel },
   };
 }
 
@@ -131,37 +137,27 @@ export function efficiencyRows(points: readonly ScalingPoint[]): EfficiencyRow[]
 
 /** The speed-up over PyTorch and the MFU against each swept dimension, with the line at 1. */
 export function efficiencySpec(rows: readonly EfficiencyRow[]): Spec {
-  return {
-    $schema: SCHEMA,
-    title: {
-      text: "Against PyTorch and against the machine",
-      subtitle:
-        "harness tokens/s ÷ PyTorch's; step GFLOP/s ÷ ONNX Runtime's MatMul GFLOP/s at the same shapes",
-    },
-    data: { values: rows },
-    facet: { column: { field: "sweep", type: "nominal", title: null, sort: SWEEPS } },
-    resolve: { scale: { x: "independent" } },
-    spec: {
-      width: 240,
-      height: 200,
-      layer: [
-        {
-          mark: { type: "line", point: true },
-          encoding: {
-            x: { field: "x", type: "quantitative", title: null, scale: { type: "log", nice: false } },
-            y: { field: "value", type: "quantitative", title: "ratio" },
-            color: { field: "measure", type: "nominal", title: null },
-            tooltip: [
-              { field: "label", type: "nominal", title: "shape" },
-              { field: "measure", type: "nominal" },
-              { field: "value", type: "quantitative", format: ".2f" },
-            ],
-          },
+  return sweepPanels(rows, {
+    text: "Against PyTorch and against the machine",
+    subtitle: "harness tokens/s ÷ PyTorch's; step GFLOP/s ÷ ONNX Runtime's MatMul GFLOP/s at the same shapes",
+  }, {
+    layer: [
+      {
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "x", type: "quantitative", title: null, scale: { type: "log", nice: false } },
+          y: { field: "value", type: "quantitative", title: "ratio" },
+          color: { field: "measure", type: "nominal", title: null },
+          tooltip: [
+            { field: "label", type: "nominal", title: "shape" },
+            { field: "measure", type: "nominal" },
+            { field: "value", type: "quantitative", format: ".2f" },
+          ],
         },
-        { mark: { type: "rule", strokeDash: [4, 4], color: "#888" }, encoding: { y: { datum: 1 } } },
-      ],
-    },
-  };
+      },
+      { mark: { type: "rule", strokeDash: [4, 4], color: "#888" }, encoding: { y: { datum: 1 } } },
+    ],
+  });
 }
 
 /** The order of the panels. */
