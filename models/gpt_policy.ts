@@ -233,7 +233,7 @@ export class GptPolicy implements TrainablePolicy {
         { length: k },
         (_, i) => BigInt(Math.min(t0 + i, tmax - 1)),
       );
-      feeds[GENERATE.visible] = Uint8Array.from({ length: tmax }, (_, s) => (s < t0 ? 1 : 0));
+      feeds[GENERATE.visible] = Uint8Array.from({ length: tmax }, (_, slot) => (slot < t0 ? 1 : 0));
       feeds[GENERATE.next] = next;
       feeds[GENERATE.isPrompt] = isPrompt;
       feeds[GENERATE.pastK] = cacheK;
