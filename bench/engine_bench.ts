@@ -7,8 +7,9 @@
  *    {@link Trainer}): median wall time, tokens/s, achieved GFLOP/s ({@link gptTrainFlops}), and the
  *    JavaScript side of a step, i.e. step wall time minus the time spent inside ONNX Runtime's
  *    `InferenceSession.run` (timed by wrapping that method, so the engine needs no hook);
- * 2. ONNX Runtime's MatMul throughput at the model's shapes: a graph of just the forward matmuls of one
- *    step, through the same runtime, so "MFU vs ORT MatMul" = step GFLOP/s ÷ that;
+ * 2. ONNX Runtime's MatMul throughput at the model's shapes: a graph of just the matmuls of one step,
+ *    forward and gradient products, through the same runtime, so "MFU vs ORT MatMul" = step GFLOP/s ÷
+ *    that (and, for comparison, ÷ the forward products' throughput alone);
  * 3. the same step in PyTorch (`bench/torch_gpt_bench.py`, kept running as a peer process), and the
  *    ratio of tokens/s.
  *
@@ -119,10 +120,14 @@ export interface ConfigResult {
   gflops: number;
   lossFirst: number;
   lossLast: number;
-  /** The forward matmuls of one step (flops = gptTrainFlops / 3), timed alone. */
+  /** The step's matmuls, forward and gradient products (flops = gptTrainFlops), timed alone. */
   matmul: { flops: number; ms: TimingSummary; gflops: number };
-  /** Step GFLOP/s ÷ ORT MatMul GFLOP/s at the model's shapes. */
+  /** Step GFLOP/s ÷ ORT MatMul GFLOP/s on the step's own products. */
   mfuVsOrtMatmul: number;
+  /** The forward products alone (flops = gptTrainFlops / 3): the reference of versions before 0.2. */
+  matmulForward: { flops: number; ms: TimingSummary; gflops: number };
+  /** Step GFLOP/s ÷ ORT MatMul GFLOP/s on the forward products alone. */
+  mfuVsOrtMatmulForward: number;
   torch: TorchResult | null;
   /** Harness tokens/s ÷ PyTorch tokens/s. */
   torchRatio: number | null;
@@ -196,12 +201,19 @@ async function prepareEngine(rt: Runtime, c: BenchConfig) {
 }
 
 /**
- * The forward matmuls of one step at the model's shapes. Only one element of each product is fetched
- * (a one-element slice of the flattened product), so no large output is copied back and no reduction
- * pass is timed with the products (a ReduceSum over each product cost 25–40% of the matmul time on S).
- * Every operand is a distinct graph input, so ONNX Runtime can neither fold nor share them.
+ * The matmuls of one training step at the model's shapes: each forward product A·B and the two products
+ * of its gradient, dA = G·Bᵀ and dB = Aᵀ·G, in the layouts the engine's autodiff emits (a linear layer's
+ * batch folded into rows, transposes that ONNX Runtime fuses into the product), so "MFU vs ORT MatMul" =
+ * step GFLOP/s ÷ what ONNX Runtime's MatMul reaches on exactly the step's products. The gradient
+ * products are not the forward ones over again: Aᵀ·G reduces over the B·T rows and ran ~30% slower per
+ * FLOP than A·B here. `forward` alone (the earlier reference) is timed too, for comparison.
+ *
+ * Only one element of each product is fetched (a one-element slice of the flattened product), so no
+ * large output is copied back and no reduction pass is timed with the products (a ReduceSum over each
+ * product cost 25–40% of the matmul time on S). Every operand is a distinct graph input, so ONNX Runtime
+ * can neither fold nor share them.
  */
-function matmulGraph(c: BenchConfig) {
+function matmulGraph(c: BenchConfig, forwardOnly = false) {
   const { dModel: d, heads: h, layers, vocab: v } = c.model;
   const b = c.batch, t = c.seq, dh = d / h, n = b * t;
   const g = new Graph();
@@ -209,28 +221,43 @@ function matmulGraph(c: BenchConfig) {
   const rng = Rng.stream(0, "bench", c.name, "matmul");
   // Feed names are prefixed: the ONNX lowering names its own values v0, v1, … and k0, c0, …, and a
   // feed called "v0" would collide with them.
-  const input = (name: string, shape: number[]) => {
-    const x = g.input(`mm.${name}`, shape);
-    feeds[`mm.${name}`] = rng.normalArray(shape.reduce((p, q) => p * q, 1), 0.1);
+  let inputs = 0;
+  const input = (shape: readonly number[]) => {
+    const name = `mm.${inputs++}`;
+    const x = g.input(name, shape);
+    feeds[name] = rng.normalArray(shape.reduce((p, q) => p * q, 1), 0.1);
     return x;
   };
   const products: Tensor[] = [];
   let flops = 0;
-  const mm = (a: Tensor, w: Tensor) => {
+  const product = (a: Tensor, w: Tensor) => {
     const out = g.matmul(a, w);
     flops += 2 * out.size * a.shape.at(-1)!;
     products.push(g.slice(g.reshape(out, [-1]), 0, 0, 1)); // [1]
+    return out;
+  };
+  const swap = (x: Tensor) => {
+    const r = x.shape.length;
+    return g.transpose(x, [...Array(r - 2).keys(), r - 1, r - 2]); // the last two axes swapped
+  };
+  // A·B, then dA = G·Bᵀ and dB = Aᵀ·G with G of the product's shape.
+  const mm = (aShape: number[], bShape: number[]) => {
+    const a = input(aShape), w = input(bShape);
+    const out = product(a, w);
+    if (forwardOnly) return;
+    const grad = input(out.shape);
+    product(grad, swap(w));
+    product(swap(a), grad);
   };
   for (let l = 0; l < layers; l++) {
-    const x = input(`x${l}`, [n, d]), hid = input(`hid${l}`, [n, 4 * d]);
-    mm(x, input(`attn.w${l}`, [d, 3 * d])); // qkv  [B·T, 3D]
-    mm(input(`q${l}`, [b, h, t, dh]), input(`kT${l}`, [b, h, dh, t])); // scores [B, H, T, T]
-    mm(input(`att${l}`, [b, h, t, t]), input(`v${l}`, [b, h, t, dh])); // [B, H, T, Dh]
-    mm(x, input(`proj.w${l}`, [d, d])); // [B·T, D]
-    mm(x, input(`mlp.w1${l}`, [d, 4 * d])); // [B·T, 4D]
-    mm(hid, input(`mlp.w2${l}`, [4 * d, d])); // [B·T, D]
+    mm([n, d], [d, 3 * d]); // qkv  [B·T, 3D]
+    mm([b, h, t, dh], [b, h, dh, t]); // scores [B, H, T, T]
+    mm([b, h, t, t], [b, h, t, dh]); // [B, H, T, Dh]
+    mm([n, d], [d, d]); // [B·T, D]
+    mm([n, d], [d, 4 * d]); // [B·T, 4D]
+    mm([n, 4 * d], [4 * d, d]); // [B·T, D]
   }
-  mm(input("f", [n, d]), input("head", [d, v])); // [B·T, V]
+  mm([n, d], [d, v]); // [B·T, V]
   const out = products.reduce((a, x) => g.add(a, x));
   return { g, out, flops, feeds };
 }
@@ -258,8 +285,9 @@ export async function benchConfig(
   threads: number,
 ): Promise<ConfigResult> {
   const engine = await prepareEngine(rt, c);
-  const mmGraph = matmulGraph(c);
+  const mmGraph = matmulGraph(c), fwdGraph = matmulGraph(c, true);
   const mmExe = await rt.compile(mmGraph.g, { out: mmGraph.out });
+  const fwdExe = await rt.compile(fwdGraph.g, { out: fwdGraph.out });
   log(`engine ${c.name}: compiled in ${(engine.compileMs / 1e3).toFixed(1)} s`);
   const m = c.model;
   const peer = python
@@ -275,7 +303,7 @@ export async function benchConfig(
   for (let i = 0; i < 2; i++) await mmExe.run(mmGraph.feeds);
 
   const wait0 = cpuWaitUs(), wall0 = performance.now();
-  const steps: StepSample[] = [], mmMs: number[] = [], torchMs: number[] = [];
+  const steps: StepSample[] = [], mmMs: number[] = [], fwdMs: number[] = [], torchMs: number[] = [];
   let torchLoss = NaN;
   const mmRunsPerRound = Math.max(2, Math.ceil(20 / c.rounds));
   for (let r = 0; r < c.rounds; r++) {
@@ -290,6 +318,7 @@ export async function benchConfig(
     // Two untimed runs: after the step's session the first matmul runs still share the cores with its threads.
     const mmRound = await timeRuns(() => mmExe.run(mmGraph.feeds), { warmup: 2, runs: mmRunsPerRound });
     mmMs.push(...mmRound);
+    fwdMs.push(...await timeRuns(() => fwdExe.run(fwdGraph.feeds), { warmup: 2, runs: mmRunsPerRound }));
     let torchRound: number[] = [];
     if (peer) {
       const t = await peer.steps(n + 1);
@@ -317,6 +346,8 @@ export async function benchConfig(
   const tokensPerS = (c.batch * c.seq) / (stepMs.median / 1e3);
   const mm = summarize(mmMs);
   const mmGflops = mmGraph.flops / (mm.median / 1e3) / 1e9;
+  const fwd = summarize(fwdMs);
+  const fwdGflops = fwdGraph.flops / (fwd.median / 1e3) / 1e9;
   let torch: TorchResult | null = null;
   if (peer) {
     const ms = summarize(torchMs);
@@ -343,6 +374,8 @@ export async function benchConfig(
     lossLast: losses.at(-1)!,
     matmul: { flops: mmGraph.flops, ms: mm, gflops: mmGflops },
     mfuVsOrtMatmul: gflops / mmGflops,
+    matmulForward: { flops: fwdGraph.flops, ms: fwd, gflops: fwdGflops },
+    mfuVsOrtMatmulForward: gflops / fwdGflops,
     torch,
     torchRatio: torch ? tokensPerS / torch.tokensPerS : null,
     cpuPressure,
@@ -430,6 +463,7 @@ function report(
     f(r.gflops),
     f(r.matmul.gflops),
     `${f(100 * r.mfuVsOrtMatmul)}%`,
+    `${f(100 * r.mfuVsOrtMatmulForward)}%`,
     `${f(100 * r.jsShare)}%`,
     r.torch ? f(r.torch.stepMs.median) : "—",
     r.torch ? f(r.torch.tokensPerS, 0) : "—",
@@ -443,6 +477,7 @@ function report(
       "GFLOP/s",
       "ORT MatMul GFLOP/s",
       "MFU vs ORT MatMul",
+      "(forward shapes only)",
       "JS share",
       "torch step ms",
       "torch tokens/s",
