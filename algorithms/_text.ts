@@ -146,17 +146,31 @@ export function gptCheckpoint(
 }
 
 /**
+ * Most optimizer steps folded into one call: the folded graph holds a copy of the training graph per
+ * step, so its compile time and size grow with the count.
+ */
+export const MAX_FOLDED_STEPS = 8;
+
+/**
  * The optimizer steps of one update phase (epochs × minibatches of a rollout, all known once the rollout
- * is scored) in one `session.run` ({@link Trainer.stepMany}): parameters and optimizer state cross into
- * ONNX Runtime once per phase rather than once per step. `onStep` then sees every step's metrics in order,
- * numbered from `first`, so a divergence check still names the step. Returns the last step's metrics.
+ * is scored) in as few `session.run`s as {@link MAX_FOLDED_STEPS} allows ({@link Trainer.stepMany}):
+ * parameters and optimizer state cross into ONNX Runtime once per group of steps rather than once per
+ * step; the groups differ in size by at most one, so at most two graphs are compiled. `onStep` sees every
+ * step's metrics in order, numbered from `first`, so a divergence check still names the step. Returns
+ * the last step's metrics.
  */
 export async function updatePhase(
   trainer: Trainer,
   steps: readonly { readonly feeds: Feeds; readonly lr: number }[],
   o: { readonly first: number; readonly onStep?: ((step: number, metrics: StepMetrics) => void) | undefined },
 ): Promise<StepMetrics> {
-  const metrics = await trainer.stepMany(steps.map((s) => s.feeds), steps.map((s) => s.lr));
-  metrics.forEach((m, i) => o.onStep?.(o.first + i, m));
-  return metrics.at(-1)!;
+  const size = Math.ceil(steps.length / Math.ceil(steps.length / MAX_FOLDED_STEPS));
+  let last: StepMetrics = {};
+  for (let start = 0; start < steps.length; start += size) {
+    const group = steps.slice(start, start + size);
+    const metrics = await trainer.stepMany(group.map((s) => s.feeds), group.map((s) => s.lr));
+    metrics.forEach((m, i) => o.onStep?.(o.first + start + i, m));
+    last = metrics.at(-1)!;
+  }
+  return last;
 }
