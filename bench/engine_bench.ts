@@ -425,7 +425,10 @@ async function main(): Promise<void> {
   });
 
   instrumentOrtRun();
-  const rt = await Runtime.create({ ep, threads, log: ep === "auto" ? log : null });
+  const rt = await Runtime.create({ ep, threads, log: ep === "auto" ? log : null }).catch((e: Error) => {
+    console.error(`bench:engine: ${e.message}`);
+    Deno.exit(1);
+  });
   const torch = values["no-torch"] ? { python: null, reason: "--no-torch" } : await findTorch();
   if (!torch.python) log(`PyTorch column skipped: ${torch.reason}`);
 

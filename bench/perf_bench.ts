@@ -248,7 +248,10 @@ async function workload(
 const found = args.values["no-torch"] ? null : await findTorch();
 const python = found?.python ?? null;
 if (found && !python) log(`bench:perf: no PyTorch (${found.reason}); its columns stay empty`);
-const rt = await Runtime.create({ ep, threads, log: ep === "auto" ? log : null });
+const rt = await Runtime.create({ ep, threads, log: ep === "auto" ? log : null }).catch((e: Error) => {
+  console.error(`bench:perf: ${e.message}`);
+  Deno.exit(1);
+});
 
 let engineBench: { configs: ConfigResult[] } | null = null;
 if (!args.values["skip-engine"]) {
