@@ -203,6 +203,9 @@ async function interleave(
   return out;
 }
 
+/** The PyTorch version a peer reported, for the document (null until one ran). */
+let torchSeen: string | null = null;
+
 async function workload(
   name: string,
   units: number,
@@ -228,6 +231,7 @@ async function workload(
       ...peerArgs,
     ], { label: name, log })
     : null;
+  if (peer) torchSeen = peer.torch;
   try {
     const t = await interleave(engine, peer);
     const engineMs = summarize(t.engine);
@@ -340,7 +344,7 @@ const doc: PerfDoc & Record<string, unknown> = {
   threads,
   machine: { cpu: cpus()[0]?.model ?? "unknown", cpus: availableParallelism() },
   versions: { deno: Deno.version.deno, onnxruntime: ort.env.versions.common ?? "unknown" },
-  torch: python ? (await torchVersion()) : null,
+  torch: torchSeen,
   model,
   rounds,
   runs,
@@ -426,11 +430,4 @@ async function scalingSweep(): Promise<ScalingPoint[]> {
     );
   }
   return out;
-}
-
-/** The PyTorch version the peers report (one short-lived process). */
-async function torchVersion(): Promise<string> {
-  const out = await new Deno.Command(python!, { args: ["-c", "import torch; print(torch.__version__)"] })
-    .output();
-  return new TextDecoder().decode(out.stdout).trim() || "unknown";
 }

@@ -121,7 +121,7 @@ export function adamWUpdate(
   const c = o.config, { t, lr } = o;
   validateAdamW(c);
   if (state.params.length !== grads.length) {
-    throw new GraphError("appendAdamW: one gradient per parameter is needed");
+    throw new GraphError("adamWUpdate: one gradient per parameter is needed");
   }
   const dtype = state.params[0]?.dtype ?? "float32";
   const sq = grads.map((gr) => g.reduceSum(g.mul(gr, gr)));

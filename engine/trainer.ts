@@ -100,19 +100,23 @@ export class Trainer {
   /** One AdamW step on a batch at learning rate `lr`; returns the step's metrics (pre-update). */
   async step(batch: Feeds, lr: number): Promise<StepMetrics> {
     this.#step++;
-    const dtype = this.#train.inputs.find((s) => s.name === ADAM_LR)!.dtype;
-    const scalar = (v: number) => (dtype === "float64" ? Float64Array.of(v) : Float32Array.of(v));
-    const feeds: Record<string, TensorData> = {
+    const scalar = scalarOf(this.#train);
+    const out = await this.#run(this.#train, {
       ...batch,
       [ADAM_STEP]: scalar(this.#step),
       [ADAM_LR]: scalar(lr),
-    };
+    });
+    return scalars(out, (k) => !k.startsWith("new."));
+  }
+
+  /** Runs a training executable with the parameters and moments fed, and keeps the updated ones. */
+  async #run(exe: Executable, feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
     for (const [k, v] of this.params) feeds[k] = v;
     for (const [k, v] of this.#moments) feeds[k] = v;
-    const out = await this.#train.run(pick(this.#train, feeds));
+    const out = await exe.run(pick(exe, feeds));
     for (const k of this.params.keys()) this.params.set(k, out[updatedName(k)]!);
     for (const k of this.#moments.keys()) this.#moments.set(k, out[updatedName(k)]!);
-    return scalars(out, (k) => !k.startsWith("new."));
+    return out;
   }
 
   /**
@@ -136,19 +140,14 @@ export class Trainer {
       this.#folded.set(k, exe);
     }
     const e = await exe;
-    const dtype = e.inputs.find((s) => s.name === ADAM_STEP)!.dtype;
-    const scalar = (v: number) => (dtype === "float64" ? Float64Array.of(v) : Float32Array.of(v));
+    const scalar = scalarOf(e);
     const feeds: Record<string, TensorData> = { [ADAM_STEP]: scalar(this.#step + 1) };
     batches.forEach((b, i) => {
       for (const [name, v] of Object.entries(b)) feeds[stepFeed(name, i)] = v;
       feeds[stepFeed(ADAM_LR, i)] = scalar(lrs[i]!);
     });
-    for (const [name, v] of this.params) feeds[name] = v;
-    for (const [name, v] of this.#moments) feeds[name] = v;
-    const out = await e.run(pick(e, feeds));
+    const out = await this.#run(e, feeds);
     this.#step += k;
-    for (const name of this.params.keys()) this.params.set(name, out[updatedName(name)]!);
-    for (const name of this.#moments.keys()) this.#moments.set(name, out[updatedName(name)]!);
     return batches.map((_, i) => {
       const m: StepMetrics = {};
       for (const [name, v] of Object.entries(out)) {
@@ -221,6 +220,12 @@ function compileFolded(src: StepSource, k: number): Promise<Executable> {
     outputs[updatedName(momentName(name, "v"))] = state.v[j]!;
   });
   return src.rt.compile(g, outputs);
+}
+
+/** A scalar feed in the float type of a training executable (that of its step input). */
+function scalarOf(exe: Executable): (v: number) => TensorData {
+  const dtype = exe.inputs.find((s) => s.name === ADAM_STEP)!.dtype;
+  return (v) => (dtype === "float64" ? Float64Array.of(v) : Float32Array.of(v));
 }
 
 function pick(exe: Executable, feeds: Record<string, TensorData>): Record<string, TensorData> {

@@ -136,7 +136,7 @@ export class GptPolicy implements TrainablePolicy {
   async sample(prompts: readonly (readonly number[])[], options: GptSampleOptions): Promise<Completions> {
     const c = this.config, v = c.vocab, tmax = c.context, batch = prompts.length;
     checkSampleArgs("GptPolicy.sample", prompts, options, this);
-    const sampler = new TokenSampler(v, options);
+    const sampler = new TokenSampler(v, options); // also checks τ and top-k, for either path
     if ((options.cache ?? true) && (options.fused ?? true) && !(options.topK! > 0)) {
       return await this.#sampleFused(prompts, options);
     }
@@ -189,86 +189,68 @@ export class GptPolicy implements TrainablePolicy {
     const size = layers * batch * h * tmax * dh;
     const cacheK = this.#take(size).fill(0), cacheV = this.#take(size).fill(0);
     try {
-      return await this.#generateInto(prompts, options, { out, steps, uniform, cacheK, cacheV });
+      // Chunks of one size (at most GENERATE_CHUNK; the last may run past `steps`, its draws unused), so a
+      // generation runs one session: alternating between two sessions' thread pools cost as much as the
+      // whole second chunk on a 2-core machine.
+      const k = Math.ceil(steps / Math.ceil(steps / GENERATE_CHUNK));
+      const exe = await this.#generate(batch, k, greedy);
+      for (let t0 = 0; t0 < steps && out.active; t0 += k) {
+        const feeds = this.#feeds(exe);
+        const next = new BigInt64Array(batch * k), isPrompt = new Uint8Array(batch * k);
+        const token0 = new BigInt64Array(batch);
+        for (let b = 0; b < batch; b++) {
+          const p = prompts[b]!;
+          token0[b] = BigInt(out.seqs[b]![t0] ?? 0); // a done row reads 0, as in the stepwise loop
+          for (let i = 0; i < k && t0 + i + 1 < p.length; i++) {
+            next[b * k + i] = BigInt(p[t0 + i + 1]!);
+            isPrompt[b * k + i] = 1;
+          }
+        }
+        feeds[GENERATE.token0] = token0;
+        // Steps past the context (only in a last chunk, past `steps`) reread its last position.
+        feeds[GENERATE.positions] = BigInt64Array.from(
+          { length: k },
+          (_, i) => BigInt(Math.min(t0 + i, tmax - 1)),
+        );
+        feeds[GENERATE.visible] = Uint8Array.from({ length: tmax }, (_, slot) => (slot < t0 ? 1 : 0));
+        feeds[GENERATE.next] = next;
+        feeds[GENERATE.isPrompt] = isPrompt;
+        feeds[GENERATE.pastK] = cacheK;
+        feeds[GENERATE.pastV] = cacheV;
+        if (uniform) {
+          const u = new float(batch * k);
+          for (let b = 0; b < batch; b++) {
+            u.set(uniform.subarray(b * steps + t0, b * steps + Math.min(t0 + k, steps)), b * k);
+          }
+          feeds[GENERATE.uniform] = u;
+          feeds[GENERATE.temperature] = float.of(tau);
+        }
+        const r = await exe.run(feeds);
+        const newK = r[GENERATE.newK] as Float32Array | Float64Array, newV = r[GENERATE.newV] as typeof newK;
+        const kept = Math.min(k, tmax - t0) * dh; // slots past the context are never read
+        for (let row = 0; row < layers * batch * h; row++) { // [L, B, H, K, Dh] → slots t0.. of [L, B, H, Tmax, Dh]
+          cacheK.set(newK.subarray(row * k * dh, row * k * dh + kept), (row * tmax + t0) * dh);
+          cacheV.set(newV.subarray(row * k * dh, row * k * dh + kept), (row * tmax + t0) * dh);
+        }
+        const tokens = r[GENERATE.tokens] as BigInt64Array, lp = r[GENERATE.logProbs]!;
+        const slp = greedy ? null : r[GENERATE.sampleLogProbs]!;
+        for (let b = 0; b < batch; b++) {
+          for (let i = 0; i < k && !out.done[b]; i++) {
+            if (t0 + i + 1 < prompts[b]!.length) continue; // still reading the prompt
+            const j = b * k + i, logProb = Number(lp[j]);
+            // At τ = 1 the sampled distribution is the model's: report the same number for both.
+            out.push(b, {
+              token: Number(tokens[j]),
+              logProb,
+              sampleLogProb: slp ? (tau === 1 ? logProb : Number(slp[j])) : 0,
+            });
+          }
+        }
+      }
+      return out.completions();
     } finally {
       this.#giveBack(cacheK, cacheV);
     }
-  }
-
-  async #generateInto(
-    prompts: readonly (readonly number[])[],
-    options: SampleOptions,
-    s: {
-      out: CompletionBuffers;
-      steps: number;
-      uniform: Float32Array | Float64Array | null;
-      cacheK: Float32Array | Float64Array;
-      cacheV: Float32Array | Float64Array;
-    },
-  ): Promise<Completions> {
-    const c = this.config, h = c.heads, dh = c.dModel / h, tmax = c.context, layers = c.layers;
-    const batch = prompts.length, tau = options.temperature ?? 1, greedy = tau === 0;
-    const float = this.dtype === "float64" ? Float64Array : Float32Array;
-    const { out, steps, uniform, cacheK, cacheV } = s;
-    // Chunks of one size (at most GENERATE_CHUNK; the last may run past `steps`, its draws unused), so a
-    // generation runs one session: alternating between two sessions' thread pools cost as much as the
-    // whole second chunk on a 2-core machine.
-    const k = Math.ceil(steps / Math.ceil(steps / GENERATE_CHUNK));
-    const exe = await this.#generate(batch, k, greedy);
-    for (let t0 = 0; t0 < steps && out.active; t0 += k) {
-      const feeds = this.#feeds(exe);
-      const next = new BigInt64Array(batch * k), isPrompt = new Uint8Array(batch * k);
-      const token0 = new BigInt64Array(batch);
-      for (let b = 0; b < batch; b++) {
-        const p = prompts[b]!;
-        token0[b] = BigInt(out.seqs[b]![t0] ?? 0); // a done row reads 0, as in the stepwise loop
-        for (let i = 0; i < k && t0 + i + 1 < p.length; i++) {
-          next[b * k + i] = BigInt(p[t0 + i + 1]!);
-          isPrompt[b * k + i] = 1;
-        }
-      }
-      feeds[GENERATE.token0] = token0;
-      // Steps past the context (only in a last chunk, past `steps`) reread its last position.
-      feeds[GENERATE.positions] = BigInt64Array.from(
-        { length: k },
-        (_, i) => BigInt(Math.min(t0 + i, tmax - 1)),
-      );
-      feeds[GENERATE.visible] = Uint8Array.from({ length: tmax }, (_, slot) => (slot < t0 ? 1 : 0));
-      feeds[GENERATE.next] = next;
-      feeds[GENERATE.isPrompt] = isPrompt;
-      feeds[GENERATE.pastK] = cacheK;
-      feeds[GENERATE.pastV] = cacheV;
-      if (uniform) {
-        const u = new float(batch * k);
-        for (let b = 0; b < batch; b++) {
-          u.set(uniform.subarray(b * steps + t0, b * steps + Math.min(t0 + k, steps)), b * k);
-        }
-        feeds[GENERATE.uniform] = u;
-        feeds[GENERATE.temperature] = float.of(tau);
-      }
-      const r = await exe.run(feeds);
-      const newK = r[GENERATE.newK] as Float32Array | Float64Array, newV = r[GENERATE.newV] as typeof newK;
-      const kept = Math.min(k, tmax - t0) * dh; // slots past the context are never read
-      for (let row = 0; row < layers * batch * h; row++) { // [L, B, H, K, Dh] → slots t0.. of [L, B, H, Tmax, Dh]
-        cacheK.set(newK.subarray(row * k * dh, row * k * dh + kept), (row * tmax + t0) * dh);
-        cacheV.set(newV.subarray(row * k * dh, row * k * dh + kept), (row * tmax + t0) * dh);
-      }
-      const tokens = r[GENERATE.tokens] as BigInt64Array, lp = r[GENERATE.logProbs]!;
-      const slp = greedy ? null : r[GENERATE.sampleLogProbs]!;
-      for (let b = 0; b < batch; b++) {
-        for (let i = 0; i < k && !out.done[b]; i++) {
-          if (t0 + i + 1 < prompts[b]!.length) continue; // still reading the prompt
-          const j = b * k + i, logProb = Number(lp[j]);
-          // At τ = 1 the sampled distribution is the model's: report the same number for both.
-          out.push(b, {
-            token: Number(tokens[j]),
-            logProb,
-            sampleLogProb: slp ? (tau === 1 ? logProb : Number(slp[j])) : 0,
-          });
-        }
-      }
-    }
-    return out.completions();
   }
 
   /**
