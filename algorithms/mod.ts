@@ -34,3 +34,9 @@ export { adaptiveKlCoef, clippedSurrogate, gae, ppo, ppoAdaptive, valueLoss } fr
 export { groupAdvantages, grpo, grpoLoss, k3 } from "./grpo.ts";
 export { bestOfN, bestOfNKlBound, bestOfNPolicy, empiricalBestOfNKl } from "./best_of_n.ts";
 export { bradleyTerryLoss, rewardModel } from "./reward_model.ts";
+// What the bench needs to read a suite's hyperparameters and name unknown keys, without reaching into
+// `_hparams.ts`.
+export type { HParams } from "./types.ts";
+export { checkValue, didYouMean, unknownName } from "./_hparams.ts";
+export { REWARD_MODEL_DEFAULTS } from "./reward_model.ts";
+export type { RewardModelConfig } from "./reward_model.ts";

@@ -15,7 +15,6 @@ import { Rng } from "../engine/rng.ts";
 import type { Bandit } from "../envs/bandit.ts";
 import { expectedReward, oracleRewardAtKl, refProbs } from "../envs/bandit.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
-import type { FrontierPoint } from "./frontier.ts";
 import {
   checkpointInputs,
   gapToOracle,
@@ -31,15 +30,16 @@ import type {
   BudgetSummary,
   CellRecord,
   CheckpointRecord,
+  FrontierPoint,
   Results,
+  StatsSettings,
   TaskInfo,
   WinRatePoint,
   WinRateSummary,
-} from "./results.ts";
-import { budgetsFor, RESULTS_SCHEMA, round6 } from "./results.ts";
+} from "../results/mod.ts";
+import { budgetsFor, RESULTS_SCHEMA, round6 } from "../results/mod.ts";
 import type { Interval } from "./stats.ts";
 import { iqm, probabilityOfImprovement, stratifiedBootstrap } from "./stats.ts";
-import type { StatsSettings } from "./suite.ts";
 import { STATS_DEFAULTS } from "./suite.ts";
 
 /** What the aggregate needs to know of a text task (its cells carry the rest). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadBanditTasks } from "../tasks/bandits.ts";
 import { aggregate } from "./aggregate.ts";
-import type { CellRecord } from "./results.ts";
+import type { CellRecord } from "../results/mod.ts";
 
 const BANDITS = await loadBanditTasks();
 const META = { suite: "s", configHash: "h", startedAt: "a", finishedAt: "b" };

@@ -19,7 +19,7 @@
  */
 import { rewardModel, type RewardModelConfig } from "../algorithms/reward_model.ts";
 import { getAlgorithm } from "../algorithms/registry.ts";
-import { parseHParams } from "../algorithms/_hparams.ts";
+import { parseHParams } from "../algorithms/mod.ts";
 import type { TextScorer } from "../models/classifier.ts";
 import type {
   FittedTextScorer,
@@ -40,13 +40,18 @@ import type { TextPairs } from "../envs/text.ts";
 import { sampleTextPairs } from "../envs/text.ts";
 import type { TextTask, TextTaskSpec } from "../tasks/text_tasks.ts";
 import type { Judge } from "../models/judge.ts";
-import type { TemperatureWins } from "./winrates.ts";
+import type {
+  CellRecord,
+  CheckpointRecord,
+  CurvePoint,
+  FailureKind,
+  TemperatureWins,
+} from "../results/mod.ts";
 import { referenceCompletions, referenceSweep, suiteJudge, temperatureSweep } from "./winrates.ts";
 import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { TextBaseline } from "./evaluate.ts";
 import { evaluateBandit, evaluateText, textBaseline } from "./evaluate.ts";
-import type { CellRecord, CheckpointRecord, CurvePoint, FailureKind } from "./results.ts";
-import { round6 } from "./results.ts";
+import { round6 } from "../results/mod.ts";
 import type { Cell, DivergenceLimits, JudgeSpec } from "./suite.ts";
 
 /** A fitted proxy reward: the scores and the fit's metrics. */

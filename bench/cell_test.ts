@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { trainingCurve } from "./cell.ts";
-import type { CheckpointRecord } from "./results.ts";
+import type { CheckpointRecord } from "../results/mod.ts";
 
 const ck = (step: number, reward: number, kl: number, metrics: Record<string, number>): CheckpointRecord => ({
   step,

@@ -17,8 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { unknownName } from "../algorithms/_hparams.ts";
-import { ALGORITHMS } from "../algorithms/registry.ts";
+import { ALGORITHMS, unknownName } from "../algorithms/mod.ts";
 import { EP_CHOICES, type EpChoice } from "../engine/runtime.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { displayPath, loadBanditTasks } from "../tasks/bandits.ts";
@@ -31,7 +30,8 @@ import type { SlurmSettings } from "./slurm.ts";
 import { checkSbatchValue, submit } from "./slurm.ts";
 import type { Cell, Suite, SuiteOverrides } from "./suite.ts";
 import { describeAlgorithms, overrideSuite, parseSeeds, parseSuite, planCells } from "./suite.ts";
-import { checkInput, checkOutputDir, ConfigError } from "./validate.ts";
+import { checkInput, checkOutputDir } from "./validate.ts";
+import { ConfigError } from "../results/mod.ts";
 
 /** The suite `deno task bench` runs when none is given. */
 export const DEFAULT_SUITE = new URL("../tasks/quick.yaml", import.meta.url);

@@ -12,7 +12,7 @@ import type { Bandit } from "../envs/bandit.ts";
 import type { TextEnv } from "../envs/text.ts";
 import { completionTexts, goldRewards, klAlongSamples, meanStderr } from "../envs/text.ts";
 import type { TextScorer } from "../models/classifier.ts";
-import type { SampleRecord } from "./results.ts";
+import type { SampleRecord } from "../results/mod.ts";
 import { exactKl, expectedReward, winRateVsRef } from "../envs/bandit.ts";
 
 /** What the evaluator reports for one checkpoint. */

@@ -5,25 +5,11 @@
  *
  * @module
  */
-import type { CellRecord } from "./results.ts";
+import type { CellRecord, FrontierPoint, GapSummary } from "../results/mod.ts";
+import { BANDIT_BUDGETS } from "../results/mod.ts";
 import type { Bandit, OraclePoint } from "../envs/bandit.ts";
 import { betaGrid, oracleCurve, oracleRewardAtKl } from "../envs/bandit.ts";
 import type { Interval } from "./stats.ts";
-
-/** A frontier point: one (knob value, checkpoint step) of a series, aggregated over seeds. */
-export interface FrontierPoint {
-  /** Interquartile mean over seeds of KL(π‖π_ref). */
-  readonly kl: number;
-  /** Interquartile mean over seeds of the reward. */
-  readonly reward: number;
-  /** Bootstrap confidence intervals of the two IQMs, `[lo, hi]`. */
-  readonly klCi: readonly [number, number];
-  readonly rewardCi: readonly [number, number];
-  readonly knob: number | string | boolean;
-  readonly step: number;
-  /** Seeds aggregated. */
-  readonly seeds: number;
-}
 
 /** One checkpoint of one cell, as frontiers need it. */
 export interface PointInput {
@@ -97,17 +83,6 @@ export function paretoEnvelope<T extends { kl: number; reward: number }>(points:
 export function oracleFrontier(b: Bandit): OraclePoint[] {
   return oracleCurve(b, betaGrid(121));
 }
-
-/** The gap of a series to the oracle. */
-export interface GapSummary {
-  /** Mean over the envelope's points of oracle(kl) − reward. */
-  readonly meanGap: number;
-  /** The envelope's best reward within each KL budget, the oracle's, and the gap (null when none fits). */
-  readonly budgets: readonly { kl: number; reward: number | null; oracle: number; gap: number | null }[];
-}
-
-/** KL budgets (nats) at which bandit envelopes are compared with the oracle. */
-export const BANDIT_BUDGETS = [0.05, 0.1, 0.25, 0.5, 1, 2];
 
 /** Gap of an envelope to the bandit's oracle frontier at matched KL. */
 export function gapToOracle(b: Bandit, envelope: readonly { kl: number; reward: number }[]): GapSummary {

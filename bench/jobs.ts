@@ -24,8 +24,8 @@ import { loadBanditTasks } from "../tasks/bandits.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { runCell } from "./cell.ts";
 import { cellFile, indexRanges, missingCells, readRunRecords, writeCellRecord } from "./plan.ts";
-import type { CellRecord, Environment } from "./results.ts";
-import type { Manifest, RunOptions, RunOutcome } from "./run.ts";
+import type { CellRecord, Environment, Manifest } from "../results/mod.ts";
+import type { RunOptions, RunOutcome } from "./run.ts";
 import {
   cellEnv,
   checkJudge,
@@ -41,7 +41,7 @@ import {
 import { canonicalJson, createDirAtomic, gitState, runId } from "./store.ts";
 import type { Cell, Suite } from "./suite.ts";
 import { checkTextTaskInputs, planCells } from "./suite.ts";
-import { ConfigError } from "./validate.ts";
+import { ConfigError } from "../results/mod.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url);
 const CONFIG = new URL("../deno.json", import.meta.url);
@@ -49,7 +49,7 @@ const CONFIG = new URL("../deno.json", import.meta.url);
 /** An existing run folder, checked: its manifest, its suite and plan, the bandit tasks. */
 export interface RunFolder {
   readonly dir: string;
-  readonly manifest: Manifest;
+  readonly manifest: Manifest<Suite>;
   readonly suite: Suite;
   readonly cells: readonly Cell[];
   readonly tasks: ReadonlyMap<string, BanditTask>;
@@ -168,7 +168,11 @@ async function onRecord(run: RunFolder, cell: Cell): Promise<boolean> {
 }
 
 /** A worker on another provider, versions or commit than the run's manifest says: warn, as a resume does. */
-async function warnIfDifferent(manifest: Manifest, environment: Environment, log: (l: string) => void) {
+async function warnIfDifferent(
+  manifest: Manifest<Suite>,
+  environment: Environment,
+  log: (l: string) => void,
+) {
   if (manifest.environment && canonicalJson(manifest.environment) !== canonicalJson(environment)) {
     const e = environment, m = manifest.environment;
     log(

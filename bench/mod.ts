@@ -1,17 +1,11 @@
 /**
  * The bench: suite parsing and planning, input checks, running cells (with divergence detection),
- * the evaluator, frontiers, statistics across seeds, progress and the crash-safe run store.
+ * the evaluator, frontiers, statistics across seeds, progress and the crash-safe run store. The types
+ * it writes (records, results, manifest) and `ConfigError` are the results contract, `results/mod.ts`.
  *
  * @module
  */
-export type {
-  Cell,
-  DivergenceLimits,
-  StatsSettings,
-  Suite,
-  SuiteAlgorithm,
-  SuiteOverrides,
-} from "./suite.ts";
+export type { Cell, DivergenceLimits, Suite, SuiteAlgorithm, SuiteOverrides } from "./suite.ts";
 export {
   DIVERGENCE_DEFAULTS,
   overrideSuite,
@@ -20,7 +14,7 @@ export {
   planCells,
   STATS_DEFAULTS,
 } from "./suite.ts";
-export type { Manifest, RunOptions, RunOutcome } from "./run.ts";
+export type { RunOptions, RunOutcome } from "./run.ts";
 export { configHash, describeEnvironment, readManifest, RunInterrupted, runSuite } from "./run.ts";
 export type { CellEnv, CellHooks, LoadedText } from "./cell.ts";
 export {
@@ -43,9 +37,8 @@ export {
 export { aggregate, meanOverBudget } from "./aggregate.ts";
 export type { AggregateOptions, TextTaskInfo } from "./aggregate.ts";
 export * from "./frontier.ts";
-export * from "./results.ts";
 export * from "./stats.ts";
-export { checkInput, checkOutputDir, ConfigError } from "./validate.ts";
+export { checkInput, checkOutputDir } from "./validate.ts";
 export type { CheckedInput, InputKind, InputRef } from "./validate.ts";
 export { Progress } from "./progress.ts";
 export type { ProgressOptions } from "./progress.ts";

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { CellRecord } from "./results.ts";
+import type { CellRecord } from "../results/mod.ts";
 import { readRecords, writeAtomic } from "./store.ts";
 import type { Cell } from "./suite.ts";
 

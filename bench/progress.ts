@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CellRecord } from "./results.ts";
+import type { CellRecord } from "../results/mod.ts";
 import type { Cell } from "./suite.ts";
 
 /** Where progress goes. */

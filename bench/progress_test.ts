@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { duration, Progress } from "./progress.ts";
-import type { CellRecord } from "./results.ts";
+import type { CellRecord } from "../results/mod.ts";
 import type { Cell } from "./suite.ts";
 
 const cell = (index: number, series = "dpo"): Cell => ({

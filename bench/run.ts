@@ -26,8 +26,8 @@ import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { CellEnv, LoadedText, Proxy } from "./cell.ts";
 import { loadText, runCell } from "./cell.ts";
 import { Progress } from "./progress.ts";
-import type { CellRecord, Environment, Results } from "./results.ts";
-import { budgetsFor } from "./results.ts";
+import type { CellRecord, Environment, Manifest, Results, StatsSettings } from "../results/mod.ts";
+import { budgetsFor, ConfigError } from "../results/mod.ts";
 import { pairwiseAtMatchedKl, temperatureWinRates } from "./winrates.ts";
 import { aggregate } from "./aggregate.ts";
 import {
@@ -42,9 +42,9 @@ import {
 } from "./store.ts";
 import type { RunRecords } from "./plan.ts";
 import { gatherCellFiles, readRunRecords } from "./plan.ts";
-import type { Cell, StatsSettings, Suite } from "./suite.ts";
+import type { Cell, Suite } from "./suite.ts";
 import { checkTextTaskInputs, planCells, suiteTextTasks } from "./suite.ts";
-import { checkInput, checkOutputDir, ConfigError } from "./validate.ts";
+import { checkInput, checkOutputDir } from "./validate.ts";
 
 /** Options of {@link runSuite}. */
 export interface RunOptions {
@@ -90,31 +90,6 @@ export class RunInterrupted extends Error {
   }
 }
 
-/** `manifest.json`. */
-export interface Manifest {
-  harness: string;
-  /** The harness's git commit (null outside a checkout). */
-  gitCommit: string | null;
-  /** Whether the checkout differed from that commit (modified or untracked files); null when unknown. */
-  gitDirty?: boolean | null;
-  suite: Suite;
-  configHash: string;
-  deno: string;
-  onnxruntime: string;
-  executionProvider: string;
-  threads: number;
-  /** Provider, thread count and versions in one place (also in `results.json`). */
-  environment: Environment;
-  /** `gpu`: the GPU model(s) `nvidia-smi` names, null where there is none (or no driver). */
-  machine: { os: string; arch: string; cpu: string; cores: number; memoryGiB: number; gpu?: string | null };
-  seeds: readonly number[];
-  cells: number;
-  startedAt: string;
-  /** When the run was resumed, with what provider and versions, and from which commit (dirty or not). */
-  resumes: { at: string; environment: Environment; gitCommit?: string | null; gitDirty?: boolean | null }[];
-  finishedAt: string | null;
-}
-
 /**
  * The hash that identifies a suite's config (a resume must match it). A suite's `slurm` resources are
  * left out: where cells run does not change what they compute.
@@ -128,7 +103,7 @@ export function configHash(suite: Suite): string {
 export interface OpenRun {
   readonly dir: string;
   readonly suite: Suite;
-  readonly manifest: Manifest;
+  readonly manifest: Manifest<Suite>;
   readonly cells: readonly Cell[];
   /** Cells already on record (`results.jsonl` and `cells/`), by id. */
   readonly done: Map<string, CellRecord>;
@@ -209,7 +184,7 @@ export async function openRun(
   // Everything that can be checked is checked before the runtime loads or anything is written.
   await checkJudge(suite);
   await checkTextTaskInputs(suite);
-  let prior: RunRecords | null = null, manifest: Manifest | null = null;
+  let prior: RunRecords | null = null, manifest: Manifest<Suite> | null = null;
   if (opts.resume) {
     manifest = await readManifest(opts.resume);
     if (manifest.configHash !== hash) {
@@ -283,7 +258,7 @@ export async function openRun(
  * The manifest of a new run of `suite` in `environment` (this machine, this commit, started now).
  * Nothing is written.
  */
-export async function newManifest(suite: Suite, environment: Environment): Promise<Manifest> {
+export async function newManifest(suite: Suite, environment: Environment): Promise<Manifest<Suite>> {
   const git = await gitState();
   return {
     harness: `prefbench ${denoJson.version}`,
@@ -442,7 +417,7 @@ async function addJudgedWinRates(
 }
 
 /** Reads and checks a run folder's manifest; errors name the folder and `flag` (`--resume`, `--run`). */
-export async function readManifest(dir: string, flag = "--resume"): Promise<Manifest> {
+export async function readManifest(dir: string, flag = "--resume"): Promise<Manifest<Suite>> {
   const verb = flag === "--resume" ? "resume" : "use";
   const fail = (why: string): never => {
     throw new ConfigError(`Cannot ${verb} "${dir}" (${flag}): ${why}`, flag);
@@ -463,7 +438,7 @@ export async function readManifest(dir: string, flag = "--resume"): Promise<Mani
         : `manifest.json cannot be read (${(e as Error).message})`,
     );
   }
-  let m: Partial<Manifest>;
+  let m: Partial<Manifest<Suite>>;
   try {
     m = JSON.parse(text);
   } catch (e) {
@@ -475,7 +450,7 @@ export async function readManifest(dir: string, flag = "--resume"): Promise<Mani
     fail("manifest.json lacks configHash or suite: it was not written by this version of prefbench");
   }
   // Runs started before resumes were recorded resume too.
-  return { resumes: [], ...m } as Manifest;
+  return { resumes: [], ...m } as Manifest<Suite>;
 }
 
 /** Provider, threads and versions: what a byte-level difference between two machines would come from. */

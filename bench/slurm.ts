@@ -12,7 +12,7 @@
  */
 import { writeAtomic } from "./store.ts";
 import { indexRanges } from "./plan.ts";
-import { ConfigError } from "./validate.ts";
+import { ConfigError } from "../results/mod.ts";
 
 /** Resources and placement of the jobs (`#SBATCH` lines); absent ones are left to the cluster's defaults. */
 export interface SlurmSettings {

@@ -12,7 +12,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { CellRecord } from "./results.ts";
+import type { CellRecord } from "../results/mod.ts";
 
 /** Writes a file atomically and durably: a temporary sibling, fsync, rename, fsync of the folder. */
 export async function writeAtomic(path: string, data: string): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Graph } from "../engine/graph.ts";
 import { toOnnx } from "../engine/onnx.ts";
-import type { CellRecord } from "./results.ts";
+import type { CellRecord } from "../results/mod.ts";
 import { appendRecord, createDirAtomic, readRecords, removeStaleTemporaries, writeAtomic } from "./store.ts";
 import { checkInput, checkOutputDir } from "./validate.ts";
 

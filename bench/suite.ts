@@ -11,18 +11,28 @@
  * @module
  */
 import { isTextTask } from "../tasks/text_tasks.ts";
-import type { DataTaskConfig, DataTaskKind } from "../tasks/data_tasks.ts";
-import { DATA_TASK_DEFAULTS, DATA_TASK_KINDS, dataTaskSpec } from "../tasks/data_tasks.ts";
+import type { DataTaskConfig } from "../tasks/data_tasks.ts";
+import { dataTaskSpec } from "../tasks/data_tasks.ts";
 import type { TextTaskSpec } from "../tasks/text_tasks.ts";
-import { DATASET_FORMATS, DATASET_PRESETS, type DatasetRole } from "../tasks/datasets.ts";
+import { parseTextTasks } from "../tasks/text_task_schema.ts";
 import { parse } from "yaml";
 import { dirname, join } from "node:path";
-import { allowed, checkValue, HParamError, parseHParams, unknownName } from "../algorithms/_hparams.ts";
-import { getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/registry.ts";
-import { REWARD_MODEL_DEFAULTS, rewardModel } from "../algorithms/reward_model.ts";
-import type { Algorithm, HParams, PolicyAlgorithm } from "../algorithms/types.ts";
-import type { HParamSpec, HParamValue } from "../algorithms/_hparams.ts";
-import { checkInput, ConfigError, yamlPosition, yamlReason } from "./validate.ts";
+import {
+  allowed,
+  checkValue,
+  getAlgorithm,
+  HParamError,
+  isPolicyAlgorithm,
+  knownAlgorithms,
+  parseHParams,
+  REWARD_MODEL_DEFAULTS,
+  rewardModel,
+  unknownName,
+} from "../algorithms/mod.ts";
+import type { Algorithm, HParams, HParamSpec, HParamValue, PolicyAlgorithm } from "../algorithms/mod.ts";
+import { checkInput, yamlPosition, yamlReason } from "./validate.ts";
+import type { StatsSettings } from "../results/mod.ts";
+import { ConfigError } from "../results/mod.ts";
 
 /** One algorithm's entry in a suite: fixed values and swept lists. */
 export interface SuiteAlgorithm {
@@ -42,16 +52,6 @@ export interface DivergenceLimits {
   readonly maxGradNorm: number | null;
   /** Largest KL(π‖π_ref) (nats) the evaluator may measure at a checkpoint. */
   readonly maxKl: number | null;
-}
-
-/** How per-seed metrics are aggregated: IQM with stratified percentile bootstrap intervals. */
-export interface StatsSettings {
-  /** Bootstrap resamples per interval. */
-  readonly resamples: number;
-  /** Two-sided confidence level of the intervals. */
-  readonly confidence: number;
-  /** Seed of the bootstrap streams (`Rng.stream(seed, "bootstrap", ...)`). */
-  readonly seed: number;
 }
 
 /** A parsed suite. */
@@ -166,9 +166,12 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
       `tasks = ${JSON.stringify(doc.tasks ?? null)} is not allowed (allowed: a non-empty list of task names)`,
     );
   }
-  const textTasks = doc.text_tasks === undefined
-    ? null
-    : parseTextTasks(doc.text_tasks, file, knownTasks, fail);
+  const textTasks = doc.text_tasks === undefined ? null : parseTextTasks(doc.text_tasks, {
+    file,
+    knownTasks,
+    fail,
+    unknownKey: (key, known) => unknownName("key", key, known),
+  });
   const known = [...knownTasks, ...Object.keys(textTasks ?? {})];
   const tasks = checkTasks(doc.tasks as unknown[], known, (i) => `tasks[${i}]`, fail);
   if (!isRecord(doc.algorithms)) {
@@ -294,242 +297,6 @@ function parseJudge(raw: unknown, file: string, fail: Fail): JudgeSpec {
       : { kind, url, model, apiKeyEnv: text("api_key_env", "the name of an environment variable") };
   }
   return { kind: "task" };
-}
-
-// --- text tasks over local data ----------------------------------------------------------------------
-
-const TEXT_TASK_KEYS = [
-  "kind",
-  "description",
-  "dataset",
-  "tokenizer",
-  "gold",
-  "rows",
-  "max_rows",
-  "seed",
-  "prompts",
-  "reference",
-  "max_new_tokens",
-  "pairs",
-];
-const DATASET_KEYS = ["path", "format", "preset", "columns"];
-const GOLD_KEYS = ["path", "tokenizer", "label_index", "label", "inputs", "output", "max_length", "batch"];
-
-/**
- * `text_tasks: { name: { kind, dataset, tokenizer, gold, ... } }`: every field checked, defaults from
- * {@link DATA_TASK_DEFAULTS}, paths relative to the suite file's folder.
- */
-function parseTextTasks(
-  raw: unknown,
-  file: string,
-  knownTasks: readonly string[],
-  fail: Fail,
-): Record<string, DataTaskConfig> {
-  if (!isRecord(raw)) {
-    return fail(
-      "text_tasks",
-      `text_tasks = ${
-        JSON.stringify(raw)
-      } is not allowed (allowed: a mapping from task names to task definitions)`,
-    );
-  }
-  const out: Record<string, DataTaskConfig> = {};
-  for (const [name, entry] of Object.entries(raw)) {
-    const at = `text_tasks.${name}`;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-      fail(at, `text task name "${name}" is not allowed (allowed: letters, digits, ".", "_", "-")`);
-    }
-    if (knownTasks.includes(name)) fail(at, `text task "${name}" is the name of a built-in task`);
-    out[name] = parseTextTask(entry, at, file, fail);
-  }
-  return out;
-}
-
-function parseTextTask(raw: unknown, at: string, file: string, fail: Fail): DataTaskConfig {
-  const kindValue = isRecord(raw) ? raw.kind : undefined;
-  if (typeof kindValue !== "string" || !DATA_TASK_KINDS.includes(kindValue as DataTaskKind)) {
-    return fail(
-      `${at}.kind`,
-      `${at}.kind = ${JSON.stringify(kindValue) ?? "(missing)"} is not allowed (allowed: one of ${
-        DATA_TASK_KINDS.join(", ")
-      })`,
-    );
-  }
-  const kind = kindValue as DataTaskKind;
-  const doc = settings(at, raw, TEXT_TASK_KEYS, fail);
-  const d = DATA_TASK_DEFAULTS[kind];
-  const path = (field: string, v: unknown): string => {
-    if (typeof v !== "string" || v.trim() === "") {
-      return fail(
-        field,
-        `${field} = ${JSON.stringify(v) ?? "(missing)"} is not allowed (allowed: a file path)`,
-      );
-    }
-    return v.startsWith("/") ? v : join(dirname(file), v);
-  };
-  const text = (field: string, v: unknown): string => {
-    if (typeof v !== "string" || v.trim() === "") {
-      return fail(field, `${field} = ${JSON.stringify(v)} is not allowed (allowed: a non-empty string)`);
-    }
-    return v;
-  };
-  const int = (field: string, v: unknown, fallback: number, min: number): number => {
-    if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
-      return fail(field, `${field} = ${JSON.stringify(v)} is not allowed (allowed: an integer ≥ ${min})`);
-    }
-    return v;
-  };
-  const positive = (field: string, v: unknown, fallback: number, zero = false): number => {
-    if (v === undefined) return fallback;
-    if (typeof v !== "number" || Number.isNaN(v) || (zero ? v < 0 : v <= 0)) {
-      return fail(
-        field,
-        `${field} = ${JSON.stringify(v)} is not allowed (allowed: a number ${zero ? "≥" : ">"} 0)`,
-      );
-    }
-    return v;
-  };
-
-  // dataset
-  const ds = doc.dataset === undefined
-    ? fail(`${at}.dataset`, `${at}.dataset is missing (allowed: a mapping of ${DATASET_KEYS.join(", ")})`)
-    : settings(`${at}.dataset`, doc.dataset, DATASET_KEYS, fail);
-  const roles: readonly DatasetRole[] = kind === "sentiment" ? ["text"] : ["prompt", "completion"];
-  const format = ds.format;
-  if (format !== undefined && !DATASET_FORMATS.includes(format as never)) {
-    fail(
-      `${at}.dataset.format`,
-      `${at}.dataset.format = ${JSON.stringify(format)} is not allowed (allowed: one of ${
-        DATASET_FORMATS.join(", ")
-      })`,
-    );
-  }
-  const preset = ds.preset;
-  if (preset !== undefined && !(typeof preset === "string" && preset in DATASET_PRESETS)) {
-    fail(
-      `${at}.dataset.preset`,
-      `${at}.dataset.preset = ${JSON.stringify(preset)} is not allowed (allowed: one of ${
-        Object.keys(DATASET_PRESETS).join(", ")
-      })`,
-    );
-  }
-  const columnsDoc = settings(`${at}.dataset.columns`, ds.columns, roles, fail);
-  const columns: Partial<Record<DatasetRole, string>> = {};
-  for (const [k, v] of Object.entries(columnsDoc)) {
-    columns[k as DatasetRole] = text(`${at}.dataset.columns.${k}`, v);
-  }
-  const presetColumns: Partial<Record<DatasetRole, string>> = preset
-    ? DATASET_PRESETS[preset as keyof typeof DATASET_PRESETS]
-    : {};
-  for (const role of roles) {
-    if (!columns[role] && !presetColumns[role]) {
-      fail(
-        `${at}.dataset.columns.${role}`,
-        `${at}.dataset names no column for "${role}" (set dataset.columns.${role}, or dataset.preset: one of ${
-          Object.keys(DATASET_PRESETS).filter((p) =>
-            role in DATASET_PRESETS[p as keyof typeof DATASET_PRESETS]
-          ).join(", ")
-        })`,
-      );
-    }
-  }
-  const dataset = {
-    path: path(`${at}.dataset.path`, ds.path),
-    ...(format !== undefined ? { format: format as typeof DATASET_FORMATS[number] } : {}),
-    ...(preset !== undefined ? { preset: preset as keyof typeof DATASET_PRESETS } : {}),
-    ...(Object.keys(columns).length ? { columns } : {}),
-  };
-
-  // gold
-  const g = doc.gold === undefined
-    ? fail(`${at}.gold`, `${at}.gold is missing (allowed: a mapping of ${GOLD_KEYS.join(", ")})`)
-    : settings(`${at}.gold`, doc.gold, GOLD_KEYS, fail);
-  if (kind === "summarize" && (g.label_index !== undefined || g.label !== undefined)) {
-    fail(
-      `${at}.gold`,
-      `${at}.gold: label_index and label are for sentiment classifiers (a reward model has one output)`,
-    );
-  }
-  const inputsDoc = settings(`${at}.gold.inputs`, g.inputs, ["ids", "mask", "token_type_ids"], fail);
-  const inputName = (k: string, v: unknown, nullable: boolean): string | null => {
-    if (v === null && nullable) return null;
-    return text(`${at}.gold.inputs.${k}`, v);
-  };
-  const inputs = {
-    ...(inputsDoc.ids !== undefined ? { ids: inputName("ids", inputsDoc.ids, false)! } : {}),
-    ...(inputsDoc.mask !== undefined ? { mask: inputName("mask", inputsDoc.mask, true) } : {}),
-    ...(inputsDoc.token_type_ids !== undefined
-      ? { tokenTypes: inputName("token_type_ids", inputsDoc.token_type_ids, true) }
-      : {}),
-  };
-  const gold = {
-    path: path(`${at}.gold.path`, g.path),
-    ...(g.tokenizer !== undefined ? { tokenizer: path(`${at}.gold.tokenizer`, g.tokenizer) } : {}),
-    ...(g.label_index !== undefined
-      ? { labelIndex: int(`${at}.gold.label_index`, g.label_index, 1, 0) }
-      : {}),
-    ...(g.label !== undefined ? { label: text(`${at}.gold.label`, g.label) } : {}),
-    ...(Object.keys(inputs).length ? { inputs } : {}),
-    ...(g.output !== undefined ? { output: text(`${at}.gold.output`, g.output) } : {}),
-    ...(g.max_length !== undefined ? { maxLength: int(`${at}.gold.max_length`, g.max_length, 128, 2) } : {}),
-    ...(g.batch !== undefined ? { batch: int(`${at}.gold.batch`, g.batch, 32, 1) } : {}),
-  };
-
-  // sizes and budgets
-  const p = settings(`${at}.prompts`, doc.prompts, ["train", "eval", "min_tokens", "max_tokens"], fail);
-  const prompts = {
-    train: int(`${at}.prompts.train`, p.train, d.prompts.train, 1),
-    eval: int(`${at}.prompts.eval`, p.eval, d.prompts.eval, 1),
-    minTokens: int(`${at}.prompts.min_tokens`, p.min_tokens, d.prompts.minTokens, 1),
-    maxTokens: int(`${at}.prompts.max_tokens`, p.max_tokens, d.prompts.maxTokens, 1),
-  };
-  if (prompts.maxTokens < prompts.minTokens) {
-    fail(
-      `${at}.prompts.max_tokens`,
-      `${at}.prompts.max_tokens = ${prompts.maxTokens} is not allowed (allowed: ≥ prompts.min_tokens = ${prompts.minTokens})`,
-    );
-  }
-  const r = settings(
-    `${at}.reference`,
-    doc.reference,
-    ["d_model", "layers", "heads", "context", "steps", "batch", "lr", "weight_decay"],
-    fail,
-  );
-  const reference = {
-    dModel: int(`${at}.reference.d_model`, r.d_model, d.reference.dModel, 1),
-    layers: int(`${at}.reference.layers`, r.layers, d.reference.layers, 1),
-    heads: int(`${at}.reference.heads`, r.heads, d.reference.heads, 1),
-    context: int(`${at}.reference.context`, r.context, d.reference.context, 2),
-    steps: int(`${at}.reference.steps`, r.steps, d.reference.steps, 1),
-    batch: int(`${at}.reference.batch`, r.batch, d.reference.batch, 1),
-    lr: positive(`${at}.reference.lr`, r.lr, d.reference.lr),
-    weightDecay: positive(`${at}.reference.weight_decay`, r.weight_decay, d.reference.weightDecay, true),
-  };
-  if (reference.dModel % reference.heads !== 0) {
-    fail(
-      `${at}.reference.heads`,
-      `${at}.reference.heads = ${reference.heads} is not allowed (allowed: a divisor of d_model = ${reference.dModel})`,
-    );
-  }
-  const pr = settings(`${at}.pairs`, doc.pairs, ["count", "scale"], fail);
-  return {
-    kind,
-    ...(doc.description !== undefined ? { description: text(`${at}.description`, doc.description) } : {}),
-    dataset,
-    tokenizer: path(`${at}.tokenizer`, doc.tokenizer),
-    gold,
-    rows: int(`${at}.rows`, doc.rows, d.rows, 1),
-    ...(doc.max_rows !== undefined ? { maxRows: int(`${at}.max_rows`, doc.max_rows, 0, 1) } : {}),
-    seed: int(`${at}.seed`, doc.seed, d.seed, 0),
-    prompts,
-    reference,
-    maxNewTokens: int(`${at}.max_new_tokens`, doc.max_new_tokens, d.maxNewTokens, 1),
-    pairs: {
-      count: int(`${at}.pairs.count`, pr.count, d.pairs.count, 1),
-      scale: positive(`${at}.pairs.scale`, pr.scale, d.pairs.scale),
-    },
-  };
 }
 
 /** The suite's own text tasks as the cell runner loads them (`CellEnv.textSpecs`). */

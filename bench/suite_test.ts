@@ -11,7 +11,7 @@ import {
   planCells,
   STATS_DEFAULTS,
 } from "./suite.ts";
-import type { ConfigError } from "./validate.ts";
+import type { ConfigError } from "../results/mod.ts";
 
 const TASKS = ["bandit.ipo-total-order", "bandit.ipo-single-pair", "bandit.ood", "bandit.random"];
 const parse = (text: string) => parseSuite(text, "tasks/x.yaml", TASKS);

@@ -1,6 +1,6 @@
 /**
- * Bad input, caught before any cell starts: the error type every check throws, and the checks on
- * files a run reads (a suite, a dataset, an ONNX model, a tokenizer) and on the folder it writes. A
+ * Bad input, caught before any cell starts: the checks on files a run reads (a suite, a dataset, an
+ * ONNX model, a tokenizer) and on the folder it writes, each throwing a {@link ConfigError}. A
  * message names the file, the field that pointed at it, the value and what is allowed, in the form
  * `Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: dpo, ipo, ...)`.
  *
@@ -8,21 +8,7 @@
  */
 import onnxProto from "onnx-proto";
 import { parse as parseYaml } from "yaml";
-
-/** A bad config, flag or input file, found before anything ran; `field` says where. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  /**
-   * Where the problem is: a dotted path in a config (`algorithms.dpo.beta`, `tasks[1]`), a flag
-   * (`--threads`), or `line:column` for YAML that does not parse.
-   */
-  readonly field: string;
-
-  constructor(message: string, field: string) {
-    super(message);
-    this.field = field;
-  }
-}
+import { ConfigError } from "../results/mod.ts";
 
 /** What a referenced file must hold. */
 export type InputKind = "onnx" | "json" | "jsonl" | "yaml" | "text";

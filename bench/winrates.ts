@@ -21,53 +21,18 @@ import type { Runtime } from "../engine/runtime.ts";
 import type { Judge } from "../models/judge.ts";
 import { chatJudge, onnxRewardJudge } from "../models/judges.ts";
 import type { TextTask } from "../tasks/text_tasks.ts";
-import type { CellRecord } from "./results.ts";
+import type {
+  CellRecord,
+  PairwiseWinRate,
+  StatsSettings,
+  TemperatureWinRate,
+  TemperatureWins,
+} from "../results/mod.ts";
 import { nestedBootstrapMean } from "./stats.ts";
-import type { JudgeSpec, StatsSettings } from "./suite.ts";
+import type { JudgeSpec } from "./suite.ts";
 
 /** Sampling temperatures of the win-rate sweep (the DPO paper's Figure 2 right). */
 export const WIN_TEMPERATURES: readonly number[] = [0, 0.25, 0.5, 0.75, 1];
-
-/** What a win rate is against. */
-export type Comparator = "reference" | "pi_ref";
-
-/** One cell's judgements at one temperature against one comparator: one per held-out prompt. */
-export interface TemperatureWins {
-  temperature: number;
-  vs: Comparator;
-  /** P(policy's completion better), per held-out prompt, in prompt order. */
-  wins: number[];
-  /** Per prompt, whether the judge was shown the comparator first (judges that see an order). */
-  swapped?: boolean[];
-}
-
-/** A win rate against a comparator at a temperature, over seeds and prompts. */
-export interface TemperatureWinRate {
-  /** The knob value of the series' cells ("π_ref" rows have none). */
-  knob: number | string | boolean | null;
-  vs: Comparator;
-  temperature: number;
-  winRate: number;
-  winRateCi: [number, number];
-  /** Judgements (prompts × seeds). */
-  n: number;
-  seeds: number;
-}
-
-/** Series a's win rate against series b at a matched KL budget. */
-export interface PairwiseWinRate {
-  /** The budget (nats): each seed's checkpoint of each series nearest it is compared. */
-  kl: number;
-  a: string;
-  b: string;
-  winRate: number;
-  winRateCi: [number, number];
-  n: number;
-  seeds: number;
-  /** Mean over seeds of the compared checkpoints' KLs: how well they match. */
-  klA: number;
-  klB: number;
-}
 
 /**
  * The judge a suite asks for on a judged task: the task's own (default), a reward model from an ONNX

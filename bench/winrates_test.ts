@@ -4,7 +4,7 @@ import type { Judge } from "../models/judge.ts";
 import { scoreJudge } from "../models/judge.ts";
 import type { SampleOptions } from "../models/sequence_policy.ts";
 import type { TextTask } from "../tasks/text_tasks.ts";
-import type { CellRecord } from "./results.ts";
+import type { CellRecord } from "../results/mod.ts";
 import { nestedBootstrapMean } from "./stats.ts";
 import {
   pairwiseAtMatchedKl,

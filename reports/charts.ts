@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Results } from "../bench/results.ts";
+import type { Results } from "../results/mod.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 

@@ -13,7 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ConfigError } from "../bench/validate.ts";
+import { ConfigError } from "../results/mod.ts";
 import { compareHtml, compareRuns, compareText } from "./compare.ts";
 import { publishSite } from "./publish.ts";
 import { indexPage } from "./run_index.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 import { relative } from "node:path";
-import type { Manifest } from "../bench/run.ts";
+import type { Manifest } from "../results/mod.ts";
 import { compareRows, compareSpec } from "./charts.ts";
 import { Charts, escapeHtml, page } from "./_page.ts";
 import type { Run } from "./runs.ts";

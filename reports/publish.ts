@@ -9,7 +9,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { ConfigError } from "../bench/validate.ts";
+import { ConfigError } from "../results/mod.ts";
 import { browserScripts } from "./assets.ts";
 import { scriptFile } from "./_page.ts";
 import { buildReport } from "./report.ts";

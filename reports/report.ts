@@ -11,8 +11,7 @@
  *
  * @module
  */
-import type { Manifest } from "../bench/run.ts";
-import type { CellRecord, Results, SampleRecord } from "../bench/results.ts";
+import type { CellRecord, Manifest, Results, SampleRecord } from "../results/mod.ts";
 import {
   curveRows,
   curveSpec,

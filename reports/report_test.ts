@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Results } from "../bench/results.ts";
+import type { Results } from "../results/mod.ts";
 import { EVIL, EVIL_IMG, fixtureManifest, fixtureResults, HOSTILE, TINY } from "../tests/_report_fixture.ts";
 import { browserScripts } from "./assets.ts";
 import { buildReport, escapeHtml, scriptJson } from "./report.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Results } from "../bench/results.ts";
+import type { Results } from "../results/mod.ts";
 import { escapeHtml, page } from "./_page.ts";
 import type { Run, SkippedRun } from "./runs.ts";
 

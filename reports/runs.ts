@@ -4,10 +4,8 @@
  *
  * @module
  */
-import type { Manifest } from "../bench/run.ts";
-import type { Results } from "../bench/results.ts";
-import { readResults } from "../bench/results.ts";
-import { ConfigError } from "../bench/validate.ts";
+import type { Manifest, Results } from "../results/mod.ts";
+import { ConfigError, readResults } from "../results/mod.ts";
 
 /** A finished run, read. */
 export interface Run {

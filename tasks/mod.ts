@@ -2,7 +2,8 @@
  * Task definitions: the bandit tasks of `tasks/bandits.yaml`, their policy family, reward-model family
  * and preference data; the sentiment task (generated review corpus, gold classifier, π_ref, prompts);
  * the summarization task (generated news items, fact judge, π_ref).
- * Suite files (`tasks/quick.yaml`) live beside them.
+ * Suite files (`tasks/quick.yaml`) live beside them; `text_task_schema.ts` parses a suite's own
+ * `text_tasks:` entries.
  *
  * @module
  */
@@ -14,3 +15,4 @@ export * from "./summarize_corpus.ts";
 export * from "./text_tasks.ts";
 export * from "./datasets.ts";
 export * from "./data_tasks.ts";
+export * from "./text_task_schema.ts";

@@ -4,8 +4,7 @@
  * KL, reward and win rate, text samples and training curves (what text tasks will carry), and a
  * manifest whose config holds a script tag. `writeRun` lays it out as a run folder.
  */
-import type { Manifest } from "../bench/run.ts";
-import type { CellRecord, CheckpointRecord, Results } from "../bench/results.ts";
+import type { CellRecord, CheckpointRecord, Manifest, Results } from "../results/mod.ts";
 import { aggregate } from "../bench/aggregate.ts";
 import type { Suite } from "../bench/suite.ts";
 import type { Bandit } from "../envs/bandit.ts";
@@ -196,7 +195,7 @@ function addJudged(r: Results): void {
 }
 
 /** A manifest whose resolved config carries a script tag. */
-export function fixtureManifest(overrides: Partial<Manifest> = {}): Manifest {
+export function fixtureManifest(overrides: Partial<Manifest<Suite>> = {}): Manifest<Suite> {
   const suite = {
     name: `suite ${EVIL}`,
     file: "tasks/evil.yaml",

@@ -5,7 +5,7 @@
  * to the same results.
  */
 import assert from "node:assert/strict";
-import { RESULTS_SCHEMA } from "../bench/results.ts";
+import { RESULTS_SCHEMA } from "../results/mod.ts";
 import { strip } from "./_cli.ts";
 
 const SUITE = `

@@ -4,7 +4,7 @@
  * by field with errors naming the field and value.
  */
 import assert from "node:assert/strict";
-import { ConfigError } from "../bench/validate.ts";
+import { ConfigError } from "../results/mod.ts";
 import { checkTextTaskInputs, overrideSuite, parseSuite, planCells, suiteTextTasks } from "../bench/suite.ts";
 import { DATA_TASK_DEFAULTS } from "../tasks/data_tasks.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";

@@ -4,7 +4,7 @@
  * or config are warned about; the index and the published site link every run.
  */
 import assert from "node:assert/strict";
-import type { Results } from "../bench/results.ts";
+import type { Results } from "../results/mod.ts";
 import { main } from "../reports/cli.ts";
 import { compareRuns, compareText, moved, summarize } from "../reports/compare.ts";
 import { readRun } from "../reports/runs.ts";

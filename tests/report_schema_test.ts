@@ -4,8 +4,7 @@
  * and brought up to date, and later minors of the same major are read.
  */
 import assert from "node:assert/strict";
-import { ConfigError } from "../bench/validate.ts";
-import { parseResults, readResults, RESULTS_SCHEMA, schemaVersion } from "../bench/results.ts";
+import { ConfigError, parseResults, readResults, RESULTS_SCHEMA, schemaVersion } from "../results/mod.ts";
 import { main } from "../reports/cli.ts";
 import { fixtureResults, writeRun } from "./_report_fixture.ts";
 

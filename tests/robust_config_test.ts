@@ -9,7 +9,8 @@ import { ALGORITHMS, isPolicyAlgorithm, knownAlgorithms } from "../algorithms/re
 import { prepareRun } from "../bench/cli.ts";
 import { configHash, runSuite } from "../bench/run.ts";
 import { parseSuite } from "../bench/suite.ts";
-import { checkInput, ConfigError } from "../bench/validate.ts";
+import { checkInput } from "../bench/validate.ts";
+import { ConfigError } from "../results/mod.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { TASKS } from "./_bandit.ts";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { checkCheckpoint, checkStep, Divergence } from "../bench/cell.ts";
-import type { CellRecord, Results } from "../bench/results.ts";
+import type { CellRecord, Results } from "../results/mod.ts";
 import { runSuite } from "../bench/run.ts";
 import { DIVERGENCE_DEFAULTS, parseSuite } from "../bench/suite.ts";
 import { TASKS } from "./_bandit.ts";

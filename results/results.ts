@@ -26,19 +26,18 @@
  *
  * @module
  */
-import type { HParams } from "../algorithms/types.ts";
-import type { OraclePoint } from "../envs/bandit.ts";
-import type { FrontierPoint, GapSummary } from "./frontier.ts";
-import type { PairwiseWinRate, TemperatureWinRate, TemperatureWins } from "./winrates.ts";
-import { BANDIT_BUDGETS } from "./frontier.ts";
-import type { StatsSettings } from "./suite.ts";
-import { ConfigError } from "./validate.ts";
+import type { HParams } from "../algorithms/mod.ts";
+import type { OraclePoint } from "../envs/mod.ts";
+import { ConfigError } from "./config_error.ts";
 
 /** The version of the results format this prefbench writes (see the module doc for the rule). */
 export const RESULTS_VERSION = { major: 1, minor: 2 } as const;
 
 /** The schema tag of `results.json` this prefbench writes. */
 export const RESULTS_SCHEMA = "prefbench.results/1.2";
+
+/** KL budgets (nats) at which bandit envelopes are compared with the oracle. */
+export const BANDIT_BUDGETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2];
 
 /**
  * KL budgets (nats) of text tasks: KL summed over a completion's tokens reaches nats to tens of nats.
@@ -244,6 +243,80 @@ export interface WinRatePoint {
   winRate: number;
   winRateCi: [number, number];
   seeds: number;
+}
+
+/** A frontier point: one (knob value, checkpoint step) of a series, aggregated over seeds. */
+export interface FrontierPoint {
+  /** Interquartile mean over seeds of KL(π‖π_ref). */
+  readonly kl: number;
+  /** Interquartile mean over seeds of the reward. */
+  readonly reward: number;
+  /** Bootstrap confidence intervals of the two IQMs, `[lo, hi]`. */
+  readonly klCi: readonly [number, number];
+  readonly rewardCi: readonly [number, number];
+  readonly knob: number | string | boolean;
+  readonly step: number;
+  /** Seeds aggregated. */
+  readonly seeds: number;
+}
+
+/** The gap of a series to the oracle. */
+export interface GapSummary {
+  /** Mean over the envelope's points of oracle(kl) − reward. */
+  readonly meanGap: number;
+  /** The envelope's best reward within each KL budget, the oracle's, and the gap (null when none fits). */
+  readonly budgets: readonly { kl: number; reward: number | null; oracle: number; gap: number | null }[];
+}
+
+/** What a win rate is against. */
+export type Comparator = "reference" | "pi_ref";
+
+/** One cell's judgements at one temperature against one comparator: one per held-out prompt. */
+export interface TemperatureWins {
+  temperature: number;
+  vs: Comparator;
+  /** P(policy's completion better), per held-out prompt, in prompt order. */
+  wins: number[];
+  /** Per prompt, whether the judge was shown the comparator first (judges that see an order). */
+  swapped?: boolean[];
+}
+
+/** A win rate against a comparator at a temperature, over seeds and prompts. */
+export interface TemperatureWinRate {
+  /** The knob value of the series' cells ("π_ref" rows have none). */
+  knob: number | string | boolean | null;
+  vs: Comparator;
+  temperature: number;
+  winRate: number;
+  winRateCi: [number, number];
+  /** Judgements (prompts × seeds). */
+  n: number;
+  seeds: number;
+}
+
+/** Series a's win rate against series b at a matched KL budget. */
+export interface PairwiseWinRate {
+  /** The budget (nats): each seed's checkpoint of each series nearest it is compared. */
+  kl: number;
+  a: string;
+  b: string;
+  winRate: number;
+  winRateCi: [number, number];
+  n: number;
+  seeds: number;
+  /** Mean over seeds of the compared checkpoints' KLs: how well they match. */
+  klA: number;
+  klB: number;
+}
+
+/** How per-seed metrics are aggregated: IQM with stratified percentile bootstrap intervals. */
+export interface StatsSettings {
+  /** Bootstrap resamples per interval. */
+  readonly resamples: number;
+  /** Two-sided confidence level of the intervals. */
+  readonly confidence: number;
+  /** Seed of the bootstrap streams (`Rng.stream(seed, "bootstrap", ...)`). */
+  readonly seed: number;
 }
 
 /** Where the numbers came from, so a difference between machines can be explained. */
