@@ -7,6 +7,8 @@
 export * from "./charts.ts";
 export { prefixIds, renderSvg } from "./render.ts";
 export type { RenderOptions } from "./render.ts";
+export { Charts, page } from "./_page.ts";
+export type { PageOptions } from "./_page.ts";
 export { buildReport, escapeHtml, scriptJson } from "./report.ts";
 export type { ReportManifest, ReportOptions } from "./report.ts";
 export { listRuns, readRun } from "./runs.ts";

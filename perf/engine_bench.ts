@@ -10,7 +10,7 @@
  * 2. ONNX Runtime's MatMul throughput at the model's shapes: a graph of just the matmuls of one step,
  *    forward and gradient products, through the same runtime, so "MFU vs ORT MatMul" = step GFLOP/s ÷
  *    that (and, for comparison, ÷ the forward products' throughput alone);
- * 3. the same step in PyTorch (`bench/torch_gpt_bench.py`, kept running as a peer process), and the
+ * 3. the same step in PyTorch (`perf/torch_gpt_bench.py`, kept running as a peer process), and the
  *    ratio of tokens/s.
  *
  * The three are interleaved in rounds (engine steps, matmul runs, PyTorch steps, repeat) rather than
@@ -41,7 +41,7 @@ import {
   gptTrainFlops,
   initParams,
 } from "../models/gpt.ts";
-import { findTorch } from "../tests/_torch.ts";
+import { findTorch } from "./torch.ts";
 import { TorchPeer } from "./_peer.ts";
 import { summarize, table, timeRuns, type TimingSummary } from "./_timing.ts";
 

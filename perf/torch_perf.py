@@ -12,9 +12,9 @@
 
 The GPT is the engine's (tests/oracle/gpt_block.py: its logits for the DPO step; the cached decoder
 below uses the same parameters and layout). Parameters are initialized as models/gpt.ts does
-(bench/torch_gpt_bench.py's param_specs). Serves `steps N` commands on stdin (one JSON line each with the
+(perf/torch_gpt_bench.py's param_specs). Serves `steps N` commands on stdin (one JSON line each with the
 wall time of every run in ms), after one `ready` line, so the engine side can interleave rounds; the
-command is `steps N`, as bench/torch_gpt_bench.py's, so one peer class drives both.
+command is `steps N`, as perf/torch_gpt_bench.py's, so one peer class drives both.
 """
 import argparse
 import json

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 
-const CLI = new URL("./cli.ts", import.meta.url).pathname;
+const CLI = new URL("../bench/cli.ts", import.meta.url).pathname;
 const BANDITS = "bandit.ipo-total-order,bandit.ipo-single-pair,bandit.ood,bandit.random";
 const WALL_CLOCK = new Set(["wallSeconds", "startedAt", "finishedAt"]);
 

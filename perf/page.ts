@@ -1,13 +1,14 @@
 /**
  * The page of `deno task bench:perf`: the harness against PyTorch on each workload, the training steps
  * against ONNX Runtime's own MatMul throughput (MFU), and scaling curves of the step time against model
- * size, batch and sequence length. As in `charts.ts`, rows are picked out of the benchmark's JSON and
- * each spec is a pure function of its rows (snapshot-tested); the page is one self-contained file.
+ * size, batch and sequence length. As in `reports/charts.ts`, rows are picked out of the benchmark's
+ * JSON and each spec is a pure function of its rows (snapshot-tested); the page is one self-contained
+ * file, built with the reports' page shell.
  *
  * @module
  */
-import type { Spec } from "./charts.ts";
-import { Charts, escapeHtml, page } from "./_page.ts";
+import type { Spec } from "../reports/mod.ts";
+import { Charts, escapeHtml, page } from "../reports/mod.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 

@@ -2,7 +2,7 @@
  * `deno task bench:perf`: the harness against PyTorch on the same machine, in one run, on the workloads
  * a preference-optimization run spends its time in, and how a training step scales:
  *
- * 1. a GPT training step, configs S and M (`bench/engine_bench.ts`, run as a child: it also measures
+ * 1. a GPT training step, configs S and M (`perf/engine_bench.ts`, run as a child: it also measures
  *    ONNX Runtime's own MatMul throughput at the model's shapes, the MFU reference);
  * 2. a DPO step on 16 pairs: 32 rows of prompt + response through the GPT, response log-probs summed
  *    per row, the DPO loss on the log-ratio margins, backward and AdamW — one `session.run` here,
@@ -12,7 +12,7 @@
  *    second row, all four steps folded into one call ({@link Trainer.stepMany});
  * 4. generation: 32 prompts, 32 new tokens each at temperature 1, with a key/value cache on both sides
  *    (`GptPolicy.sample`, 16 decode steps and their draws per call; a cached decoder in
- *    `bench/torch_perf.py`);
+ *    `perf/torch_perf.py`);
  * 5. scaling: training steps of shapes around config S, one dimension at a time (model size, batch,
  *    sequence length), each against PyTorch and ONNX Runtime's MatMul; on a GPU also config M at
  *    batch 256, the shape the GPU target is stated at.
@@ -44,10 +44,10 @@ import {
   tokenLogProbs,
 } from "../models/gpt.ts";
 import { GptPolicy } from "../models/gpt_policy.ts";
-import { findTorch } from "../tests/_torch.ts";
+import { findTorch } from "./torch.ts";
 import { availableParallelism, cpus } from "node:os";
 import * as ort from "onnxruntime-node";
-import { type PerfDoc, perfReportHtml, type ScalingPoint, SWEEPS } from "../reports/perf.ts";
+import { type PerfDoc, perfReportHtml, type ScalingPoint, SWEEPS } from "./page.ts";
 import { type BenchConfig, benchConfig, type ConfigResult, CONFIGS } from "./engine_bench.ts";
 import { TorchPeer } from "./_peer.ts";
 import { summarize, table, type TimingSummary } from "./_timing.ts";
@@ -259,7 +259,7 @@ const rt = await Runtime.create({ ep, threads, log: ep === "auto" ? log : null }
 
 let engineBench: { configs: ConfigResult[] } | null = null;
 if (!args.values["skip-engine"]) {
-  log("GPT training steps S and M (bench/engine_bench.ts):");
+  log("GPT training steps S and M (perf/engine_bench.ts):");
   const json = await Deno.makeTempFile({ suffix: ".json" });
   const child = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -278,7 +278,7 @@ if (!args.values["skip-engine"]) {
     stderr: "inherit",
   }).output();
   if (child.success) engineBench = JSON.parse(await Deno.readTextFile(json));
-  else log("bench:perf: bench/engine_bench.ts failed; its rows are left out");
+  else log("bench:perf: perf/engine_bench.ts failed; its rows are left out");
   await Deno.remove(json);
 }
 

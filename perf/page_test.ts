@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { assertSnapshot } from "../tests/_snapshot.ts";
-import type { PerfDoc, ScalingPoint } from "./perf.ts";
-import { efficiencyRows, efficiencySpec, perfReportHtml, scalingRows, scalingSpec, SWEEPS } from "./perf.ts";
-import { renderSvg } from "./render.ts";
+import type { PerfDoc, ScalingPoint } from "./page.ts";
+import { efficiencyRows, efficiencySpec, perfReportHtml, scalingRows, scalingSpec, SWEEPS } from "./page.ts";
+import { renderSvg } from "../reports/mod.ts";
 
 const POINTS: ScalingPoint[] = [
   {
