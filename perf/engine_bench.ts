@@ -56,13 +56,16 @@ export interface BenchConfig {
   readonly steps: number;
   /** Interleaving rounds the timed steps are split into. */
   readonly rounds: number;
-  /** Issue target: harness tokens/s ÷ PyTorch tokens/s at least this. */
+  /** Target the report checks: harness tokens/s ÷ PyTorch tokens/s at least this. */
   readonly minTorchRatio: number;
-  /** Issue target: the JavaScript side at most this share of the step (null: no target). */
+  /** Target the report checks: the JavaScript side at most this share of the step (null: none). */
   readonly maxJsShare: number | null;
 }
 
-/** The configs of the issue; the default run takes well under a minute of steps on 2 cores. */
+/**
+ * The two GPT configs, small (S) and medium (M: wider, deeper, longer rows), each with the targets the
+ * report checks; the default run takes well under a minute of steps on 2 cores.
+ */
 export const CONFIGS: readonly BenchConfig[] = [
   {
     name: "S",
@@ -452,7 +455,7 @@ async function main(): Promise<void> {
   }
 }
 
-/** The table, then one line per config checking the issue's targets. */
+/** The table, then one line per config checking its targets (met or NOT met). */
 function report(
   results: readonly ConfigResult[],
   configs: readonly BenchConfig[],

@@ -1,5 +1,5 @@
 /**
- * The offline-pairwise variants of issue 8: DPO's robust, hinge and length-normalized losses, SimPO
+ * The offline-pairwise variants: DPO's robust, hinge and length-normalized losses, SimPO
  * and KTO. For each: its closed form at π = π_ref from a first training step, hand-computed cases in a
  * float64 graph against plain arithmetic, the trainers' plumbing (reference-free margins, mismatched
  * pairs for KTO's z0) checked one step later against the table the checkpoint holds, a gain in gold

@@ -1,6 +1,6 @@
 /**
  * GRPO's loss normalizations (GRPO's per sequence, DAPO's per token, Dr. GRPO's constant) and PPO's
- * adaptive KL controller on bandits (issue 8): each normalizer against a float64 hand computation,
+ * adaptive KL controller on bandits: each normalizer against a float64 hand computation,
  * their coincidence on one-token bandit responses, their first step on text against the rollout
  * recomputed in float64, the controller's update and its wiring on a bandit, and a bandit run that
  * ends near its target KL where the fixed-β run does not.
