@@ -19,26 +19,16 @@
  *
  * @module
  */
-import type { DType, Tensor, TensorData } from "../engine/graph.ts";
+import type { Tensor, TensorData } from "../engine/graph.ts";
 import { Graph } from "../engine/graph.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { Feeds } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
 import { Trainer } from "../engine/trainer.ts";
-import type { PreferencePairs } from "../envs/bandit.ts";
-import type { SequencePolicy } from "../models/sequence_policy.ts";
-import { responseLogProbs } from "../models/sequence_policy.ts";
-import {
-  annealedLr,
-  checkpointSteps,
-  compileLogProbs,
-  expTable,
-  indices,
-  scalar,
-  vector,
-} from "./_policy.ts";
-import { gptCheckpoint, initialParams, sequenceFeeds, sequenceNodes } from "./_text.ts";
-import type { Checkpoint, TextCheckpoint, TextTrainContext, TrainContext } from "./types.ts";
+import type { PairData, PolicyEnv } from "../envs/policy_env.ts";
+import { sequenceSums } from "../envs/policy_env.ts";
+import { annealedLr, checkpointSteps, clipNorm, scalarFeeds, trained, vector } from "./_policy.ts";
+import type { Checkpoint, TrainContext } from "./types.ts";
 
 /** A pairwise loss: per-example losses `[B]` from margins h `[B]` and named scalar inputs. */
 export type PairwiseLoss = (g: Graph, h: Tensor, inputs: Readonly<Record<string, Tensor>>) => Tensor;
@@ -66,100 +56,39 @@ export interface PairwiseRun {
   anneal_lr: boolean;
   /** Pairs per step; 0 means the whole dataset every step. */
   batch_size: number;
+  /** Global gradient-norm clip; 0 turns it off. */
+  max_grad_norm: number;
   /** How the margin is formed (default: DPO's log-ratio difference). */
   margin?: MarginOptions;
 }
 
-/** Trains `ctx.policy` to minimize the mean of `loss` over `ctx.pairs`, yielding checkpoints. */
+/**
+ * Trains the policy to minimize the mean of `loss` over `ctx.pairs`, yielding checkpoints. A step's
+ * batch is `batch_size` pairs packed as 2·batch_size rows, chosen first; h is formed from the rows'
+ * sequence log-probs (sums over response tokens: one token on a bandit) and π_ref's, computed once.
+ */
 export async function* trainPairwise(
   ctx: TrainContext,
   loss: PairwiseLoss,
   run: PairwiseRun,
 ): AsyncGenerator<Checkpoint> {
-  const { env, policy, pairs } = ctx;
-  const n = pairs.x.length;
-  const b = batchSize(n, run.batch_size);
-  const dtype = policy.dtype;
-
-  // Graph: margins of a batch of pairs, the loss and two diagnostics. Responses are one token long,
-  // so `lengthNormalize` is a no-op here: the graph is DPO's either way.
-  const g = new Graph();
-  const logp = g.reshape(policy.logProbs(g), [env.contexts * env.actions]); // [X·K]
-  const chosen = g.input("pairs.chosen", [b], "int64"); // flat index x·K + y_w
-  const rejected = g.input("pairs.rejected", [b], "int64"); // flat index x·K + y_l
-  const refMargin = g.input("pairs.ref_margin", [b], dtype); // log π_ref(y_w|x) − log π_ref(y_l|x)
-  const h = g.sub(g.sub(g.gather(logp, chosen), g.gather(logp, rejected)), refMargin); // [B]
-  const inputs: Record<string, Tensor> = {};
-  for (const k of Object.keys(run.scalars)) inputs[k] = g.input(`hp.${k}`, [], dtype);
-  const lossMean = g.mean(loss(g, h, inputs));
-  const trainer = await Trainer.create(ctx.rt, lossMean, policy.init(), {
-    metrics: {
-      margin: g.mean(h),
-      accuracy: g.mean(g.cast(g.less(g.scalar(0, dtype), h), dtype)),
-    },
-  });
-  const readLogp = await compileLogProbs(ctx.rt, policy);
-
-  const flat = flatPairs(pairs, env.actions);
-  // Reference-free: a zero reference margin keeps one graph (and one session) for both kinds.
-  const refMargins = run.margin?.reference === false
-    ? flat.chosen.map(() => 0)
-    : flat.chosen.map((c, i) => env.refLogProbs[c]! - env.refLogProbs[flat.rejected[i]!]!);
-  const hp = scalarFeeds(dtype, run.scalars);
-  const feedsFor = (idx: readonly number[]) => ({
-    "pairs.chosen": indices(idx.map((i) => flat.chosen[i]!)),
-    "pairs.rejected": indices(idx.map((i) => flat.rejected[i]!)),
-    "pairs.ref_margin": vector(dtype, idx.map((i) => refMargins[i]!)),
-    ...hp,
-  });
-  yield* stepLoop(ctx, trainer, {
-    run,
-    n,
-    batch: b,
-    feedsFor,
-    checkpoint: async (step, metrics) => ({
-      step,
-      probs: expTable(await readLogp(trainer.params)),
-      metrics,
-    }),
-  });
-}
-
-/** Pairs as flat table indices x·K + y. */
-export function flatPairs(p: PreferencePairs, k: number): { chosen: number[]; rejected: number[] } {
-  const chosen = Array.from(p.x, (x, i) => x * k + p.chosen[i]!);
-  const rejected = Array.from(p.x, (x, i) => x * k + p.rejected[i]!);
-  return { chosen, rejected };
-}
-
-/**
- * The text path: minimizes the mean of `loss` over `ctx.pairs`, whose margins are differences of
- * response log-ratios. A step's batch is `batch_size` pairs packed as 2·batch_size rows, chosen first.
- */
-export async function* trainPairwiseText(
-  ctx: TextTrainContext,
-  loss: PairwiseLoss,
-  run: PairwiseRun,
-): AsyncGenerator<TextCheckpoint> {
-  const { policy, pairs, env } = ctx;
+  const { env, pairs } = ctx;
   const n = pairs.prompts.length;
   const b = batchSize(n, run.batch_size);
-  const dtype = policy.dtype;
+  const dtype = env.dtype;
   const normalize = run.margin?.lengthNormalize ?? false;
 
   const g = new Graph();
-  const seq = sequenceNodes(g, policy, 2 * b); // rows 0..b−1 chosen, b..2b−1 rejected
+  const seq = env.nodes(g, 2 * b); // rows 0..b−1 chosen, b..2b−1 rejected
   // Length-normalized: log π(y|x)/|y| per row, from a fed 1/|y| (a new graph only when asked for).
-  const logp = normalize
-    ? g.mul(seq.seqLogp, g.input("pairs.inv_len", [2 * b], dtype)) // [2B]
-    : seq.seqLogp;
+  const logp = normalize ? g.mul(seq.seqLogp, g.input("pairs.inv_len", [2 * b], dtype)) : seq.seqLogp; // [2B]
   const refMargin = g.input("pairs.ref_margin", [b], dtype); // the same difference under π_ref
   const h = g.sub(g.sub(g.slice(logp, 0, 0, b), g.slice(logp, 0, b, 2 * b)), refMargin); // [B]
   const inputs: Record<string, Tensor> = {};
   for (const k of Object.keys(run.scalars)) inputs[k] = g.input(`hp.${k}`, [], dtype);
   const lossMean = g.mean(loss(g, h, inputs));
-  const trainer = await Trainer.create(ctx.rt, lossMean, initialParams(policy), {
-    adamw: { clipNorm: 1 },
+  const trainer = await Trainer.create(ctx.rt, lossMean, env.initialParams(), {
+    adamw: clipNorm(run.max_grad_norm),
     metrics: {
       margin: g.mean(h),
       accuracy: g.mean(g.cast(g.less(g.scalar(0, dtype), h), dtype)),
@@ -171,18 +100,16 @@ export async function* trainPairwiseText(
   let refMargins: number[];
   if (run.margin?.reference === false) refMargins = lenW.map(() => 0);
   else {
-    // π_ref's sequence log-probs, once, in chunks of the training batch's shape.
-    const refW = await responseLogProbSums(env.reference, pairs.prompts, pairs.chosen, b);
-    const refL = await responseLogProbSums(env.reference, pairs.prompts, pairs.rejected, b);
+    const refW = await referenceSums(env, pairs, "chosen", b),
+      refL = await referenceSums(env, pairs, "rejected", b);
     refMargins = lenW.map((lw, i) => refW[i]! / lw - refL[i]! / lenL[i]!);
   }
   const hp = scalarFeeds(dtype, run.scalars);
   const feedsFor = (idx: readonly number[]) => ({
-    ...sequenceFeeds(
-      policy,
-      [...idx, ...idx].map((i) => pairs.prompts[i]!),
-      [...idx.map((i) => pairs.chosen[i]!), ...idx.map((i) => pairs.rejected[i]!)],
-    ),
+    ...env.feeds({
+      prompts: [...idx, ...idx].map((i) => pairs.prompts[i]!),
+      responses: [...idx.map((i) => pairs.chosen[i]!), ...idx.map((i) => pairs.rejected[i]!)],
+    }),
     ...(normalize
       ? { "pairs.inv_len": vector(dtype, [...idx.map((i) => 1 / lenW[i]!), ...idx.map((i) => 1 / lenL[i]!)]) }
       : {}),
@@ -194,8 +121,20 @@ export async function* trainPairwiseText(
     n,
     batch: b,
     feedsFor,
-    checkpoint: (step, metrics) => gptCheckpoint(policy, trainer.params, step, metrics),
+    checkpoint: (step, metrics) => trained(step, trainer.params, metrics),
   });
+}
+
+/** π_ref's sequence log-probs of one side of the pairs, in chunks of the training batch's row count. */
+export async function referenceSums(
+  env: PolicyEnv,
+  pairs: PairData,
+  side: "chosen" | "rejected",
+  chunk: number,
+): Promise<Float64Array> {
+  return sequenceSums(
+    await env.referenceLogProbs({ prompts: pairs.prompts, responses: pairs[side] }, { chunk }),
+  );
 }
 
 // --- shared by the pairwise and the unpaired (KTO) trainers ------------------------------------------
@@ -204,39 +143,6 @@ export async function* trainPairwiseText(
 export function batchSize(n: number, requested: number): number {
   if (n === 0) throw new RangeError("Pairwise training needs at least one preference pair");
   return requested === 0 || requested >= n ? n : requested;
-}
-
-/** Scalar hyperparameters as feeds `hp.<name>`. */
-export function scalarFeeds(
-  dtype: DType,
-  scalars: Readonly<Record<string, number>>,
-): Record<string, Float32Array | Float64Array> {
-  const hp: Record<string, Float32Array | Float64Array> = {};
-  for (const [k, v] of Object.entries(scalars)) hp[`hp.${k}`] = scalar(dtype, v);
-  return hp;
-}
-
-/**
- * Σ_t log π(y_t | x, y_<t) of every (prompt, response) row under a fixed model (π_ref), in chunks of
- * `chunk` rows so every call reuses one compiled shape (the last chunk is padded by repeating a row).
- */
-export async function responseLogProbSums(
-  model: SequencePolicy,
-  prompts: readonly ArrayLike<number>[],
-  responses: readonly ArrayLike<number>[],
-  chunk: number,
-): Promise<Float64Array> {
-  const n = prompts.length;
-  const out = new Float64Array(n);
-  for (let start = 0; start < n; start += chunk) {
-    const idx = Array.from({ length: chunk }, (_, i) => Math.min(start + i, n - 1));
-    const lp = await responseLogProbs(model, {
-      prompts: idx.map((i) => prompts[i]!),
-      responses: idx.map((i) => responses[i]!),
-    });
-    idx.forEach((i, r) => (out[i] = lp[r]!.reduce((s, v) => s + v, 0)));
-  }
-  return out;
 }
 
 /** What {@link stepLoop} runs. */

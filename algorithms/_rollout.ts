@@ -1,54 +1,13 @@
 /**
- * Sampling shared by the online methods: contexts from p(x), actions from the current policy, and
- * shuffled minibatches — all from the cell's seeded streams; on text, groups of completions of drawn
- * prompts with their scores and log-probs.
+ * What the online methods share: shuffled minibatches of a rollout from the cell's seeded stream,
+ * advantage whitening, and an update phase's optimizer steps folded into as few calls as the
+ * environment asks for.
  *
  * @module
  */
 import type { Rng } from "../engine/rng.ts";
-import type { Bandit } from "../envs/bandit.ts";
-import type { TextEnv } from "../envs/text.ts";
-import { completionTexts } from "../envs/text.ts";
-import type { TextScorer } from "../models/classifier.ts";
-import type { Completions, SequencePolicy } from "../models/sequence_policy.ts";
-import { responseLogProbs } from "../models/sequence_policy.ts";
-import { drawPrompts, sampleOptions } from "./_text.ts";
-
-/** Sampled (context, action) pairs. */
-export interface Samples {
-  readonly x: Int32Array;
-  readonly y: Int32Array;
-}
-
-/** `n` samples: x ~ p(x), y ~ π(·|x) with π given as probabilities `[X, K]`. */
-export function sampleBatch(env: Bandit, probs: Float64Array, n: number, rng: Rng): Samples {
-  const x = new Int32Array(n), y = new Int32Array(n), k = env.actions;
-  for (let i = 0; i < n; i++) {
-    x[i] = rng.categorical(env.contextProbs);
-    y[i] = rng.categorical(probs.subarray(x[i]! * k, (x[i]! + 1) * k));
-  }
-  return { x, y };
-}
-
-/** `prompts` contexts x ~ p(x), each with `group` actions y ~ π(·|x); sample i is in group ⌊i / group⌋. */
-export function sampleGroups(
-  env: Bandit,
-  probs: Float64Array,
-  prompts: number,
-  group: number,
-  rng: Rng,
-): Samples {
-  const x = new Int32Array(prompts * group), y = new Int32Array(prompts * group), k = env.actions;
-  for (let p = 0; p < prompts; p++) {
-    const c = rng.categorical(env.contextProbs);
-    const row = probs.subarray(c * k, (c + 1) * k);
-    for (let j = 0; j < group; j++) {
-      x[p * group + j] = c;
-      y[p * group + j] = rng.categorical(row);
-    }
-  }
-  return { x, y };
-}
+import type { Feeds } from "../engine/runtime.ts";
+import type { StepMetrics, Trainer } from "../engine/trainer.ts";
 
 /** A shuffled partition of `0..n-1` into `count` minibatches of ⌊n / count⌋ (the remainder is dropped). */
 export function minibatches(n: number, count: number, rng: Rng): number[][] {
@@ -64,43 +23,61 @@ export function normalize(v: readonly number[]): number[] {
   return v.map((a) => (a - mean) / (std + 1e-8));
 }
 
-/** A text rollout: completions in groups of consecutive rows, their scores and per-token log-probs. */
-export interface TextRollout {
-  readonly comp: Completions;
-  /** The training reward of each completion (prompt + response text). */
-  readonly scores: Float64Array;
-  /** Per-token log π_old(y_t|x, y_<t) under the sampling policy, as a training graph computes them. */
-  readonly old: Float64Array[];
-  /** Per-token log π_ref(y_t|x, y_<t). */
-  readonly ref: Float64Array[];
+/** Per-token values whitened together: {@link normalize} over every token of the rows. */
+export function normalizeTokens(rows: readonly ArrayLike<number>[]): number[][] {
+  const flat: number[] = [];
+  for (const x of rows) for (let t = 0; t < x.length; t++) flat.push(x[t]!);
+  const z = normalize(flat);
+  let o = 0;
+  return rows.map((x) => Array.from({ length: x.length }, () => z[o++]!));
+}
+
+/** The mean of a list of numbers. */
+export function mean(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]!;
+  return s / v.length;
+}
+
+/** Throws unless `n` rows split into `count` equal minibatches; returns their size. */
+export function minibatchSize(who: string, what: string, n: number, count: number): number {
+  if (n % count !== 0) {
+    throw new RangeError(`${who}: ${what} = ${n} is not divisible by minibatches = ${count}`);
+  }
+  return n / count;
 }
 
 /**
- * Draws `prompts` training prompts and samples `group` completions of each from `current` (rows
- * p·group .. p·group + group − 1 share prompt p), then scores them with `scorer` and reads their
- * per-token log-probs under `current` and π_ref.
+ * The optimizer steps of one update phase (epochs × minibatches of a rollout, all known once the rollout
+ * is scored) in groups of at most `fold` steps per `session.run` ({@link Trainer.stepMany}; `fold` 1 is
+ * one {@link Trainer.step} each): parameters and optimizer state cross into ONNX Runtime once per group;
+ * the groups differ in size by at most one, so at most two graphs are compiled. `onStep` sees every
+ * step's metrics in order, numbered from `first`, so a divergence check still names the step. Returns
+ * the last step's metrics.
  */
-export async function rolloutText(
-  env: TextEnv,
-  current: SequencePolicy,
-  o: { scorer: TextScorer; prompts: number; group: number; rng: Rng },
-): Promise<TextRollout> {
-  const prompts = drawPrompts(env, o.prompts, o.rng).flatMap((p) => Array.from({ length: o.group }, () => p));
-  const comp = await current.sample(prompts, sampleOptions(env, o.rng));
-  const rows = { prompts: comp.prompts, responses: comp.responses };
-  return {
-    comp,
-    scores: await o.scorer.score(completionTexts(env.tokenizer, comp)),
-    old: await responseLogProbs(current, rows),
-    ref: await responseLogProbs(env.reference, rows),
-  };
-}
-
-/** Σ_t of per-token log-probs: the sequence log-prob log π(y|x) of each response. */
-export function sequenceSums(perToken: readonly ArrayLike<number>[]): Float64Array {
-  return Float64Array.from(perToken, (v) => {
-    let s = 0;
-    for (let i = 0; i < v.length; i++) s += v[i]!;
-    return s;
-  });
+export async function updatePhase(
+  trainer: Trainer,
+  steps: readonly { readonly feeds: Feeds; readonly lr: number }[],
+  o: {
+    readonly first: number;
+    readonly fold: number;
+    readonly onStep?: ((step: number, metrics: StepMetrics) => void) | undefined;
+  },
+): Promise<StepMetrics> {
+  let last: StepMetrics = {};
+  if (o.fold <= 1) {
+    for (const [i, s] of steps.entries()) {
+      last = await trainer.step(s.feeds, s.lr);
+      o.onStep?.(o.first + i, last);
+    }
+    return last;
+  }
+  const size = Math.ceil(steps.length / Math.ceil(steps.length / o.fold));
+  for (let start = 0; start < steps.length; start += size) {
+    const group = steps.slice(start, start + size);
+    const metrics = await trainer.stepMany(group.map((s) => s.feeds), group.map((s) => s.lr));
+    metrics.forEach((m, i) => o.onStep?.(o.first + start + i, m));
+    last = metrics.at(-1)!;
+  }
+  return last;
 }

@@ -12,25 +12,18 @@
  * bound, reached only as π_ref's atoms vanish (Beirami et al., 2024, "Theoretical guarantees on the
  * best-of-n alignment policy"). n is the frontier knob; n = 1 is π_ref itself.
  *
- * On text the policy is a sampler: n completions of π_ref per prompt, the one the training reward scores
- * highest (ties: the first drawn). Its KL is reported as the bound, and `kl_sample` in the metrics is a
- * plug-in estimate that cannot exceed it: per prompt, the exact KL of best-of-n on the empirical
- * distribution of its n draws (equal atoms, tied rewards grouped), averaged over training prompts.
+ * Where the response space cannot be enumerated (text) the policy is a sampler: n responses of π_ref per
+ * prompt, the one the training reward scores highest (ties: the first drawn). Its KL is reported as the
+ * bound, and `kl_sample` in the metrics is a plug-in estimate that cannot exceed it: per prompt, the exact
+ * KL of best-of-n on the empirical distribution of its n draws (equal atoms, tied rewards grouped),
+ * averaged over training prompts. Where it can (a bandit's actions), the distribution above is the policy.
  *
  * @module
  */
 import type { Completions, SampleOptions } from "../models/sequence_policy.ts";
-import { completionTexts } from "../envs/text.ts";
+import type { PolicyEnv, Reward } from "../envs/policy_env.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import { sampleOptions } from "./_text.ts";
-import type {
-  Checkpoint,
-  PolicyAlgorithm,
-  RewardSource,
-  TextCheckpoint,
-  TextTrainContext,
-  TrainContext,
-} from "./types.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** Best-of-n hyperparameters (snake_case, as in suite files). */
@@ -82,16 +75,6 @@ export function bestOfNPolicy(
   return out;
 }
 
-async function* train(ctx: TrainContext, c: BestOfNConfig): AsyncGenerator<Checkpoint> {
-  const reward = await ctx.trainingReward(c.reward);
-  const ref = ctx.env.refLogProbs.map(Math.exp);
-  yield {
-    step: 0,
-    probs: bestOfNPolicy(ref, reward, ctx.env.actions, c.n),
-    metrics: { kl_bound: bestOfNKlBound(c.n) },
-  };
-}
-
 /** The plug-in KL of best-of-n over n equally likely atoms with these rewards (≤ the bound). */
 export function empiricalBestOfNKl(rewards: ArrayLike<number>, n: number): number {
   const k = rewards.length;
@@ -102,39 +85,58 @@ export function empiricalBestOfNKl(rewards: ArrayLike<number>, n: number): numbe
   return Math.max(kl, 0);
 }
 
-/** Text: a sampler that draws n completions of π_ref per prompt and keeps the best under the reward. */
-async function* trainText(ctx: TextTrainContext, c: BestOfNConfig): AsyncGenerator<TextCheckpoint> {
-  const { env } = ctx;
-  const scorer = await ctx.trainingReward(c.reward);
-  const bestOf = async (prompts: readonly (readonly number[])[], options: SampleOptions) => {
-    const many = prompts.flatMap((p) => Array.from({ length: c.n }, () => p));
-    const drawn = await env.reference.sample(many, options);
-    const scores = await scorer.score(completionTexts(env.tokenizer, drawn));
-    const pick = prompts.map((_, b) => {
-      let best = b * c.n;
-      for (let j = b * c.n + 1; j < (b + 1) * c.n; j++) if (scores[j]! > scores[best]!) best = j;
-      return best;
-    });
-    const chosen: Completions = {
-      prompts: pick.map((j) => drawn.prompts[j]!),
-      responses: pick.map((j) => drawn.responses[j]!),
-      logProbs: pick.map((j) => drawn.logProbs[j]!),
-      sampleLogProbs: pick.map((j) => drawn.sampleLogProbs[j]!),
-      finished: Uint8Array.from(pick, (j) => drawn.finished[j]!),
-    };
-    return { chosen, scores };
+/** The best of n responses of π_ref to each prompt under `reward`, and every draw's score. */
+async function bestOf(
+  env: PolicyEnv,
+  reward: Reward,
+  n: number,
+  prompts: readonly (readonly number[])[],
+  options: SampleOptions,
+): Promise<{ chosen: Completions; scores: Float64Array }> {
+  const many = prompts.flatMap((p) => Array.from({ length: n }, () => p));
+  const drawn = await env.sampleReference(many, options);
+  const scores = await reward(drawn);
+  const pick = prompts.map((_, b) => {
+    let best = b * n;
+    for (let j = b * n + 1; j < (b + 1) * n; j++) if (scores[j]! > scores[best]!) best = j;
+    return best;
+  });
+  const chosen: Completions = {
+    prompts: pick.map((j) => drawn.prompts[j]!),
+    responses: pick.map((j) => drawn.responses[j]!),
+    logProbs: pick.map((j) => drawn.logProbs[j]!),
+    sampleLogProbs: pick.map((j) => drawn.sampleLogProbs[j]!),
+    finished: Uint8Array.from(pick, (j) => drawn.finished[j]!),
   };
+  return { chosen, scores };
+}
+
+async function* train(ctx: TrainContext, c: BestOfNConfig): AsyncGenerator<Checkpoint> {
+  const { env } = ctx;
+  const reward = await ctx.trainingReward(c.reward);
+  const bound = bestOfNKlBound(c.n);
+  const support = env.support;
+  if (support) { // the exact policy, from the reward of every (prompt, response)
+    const k = support.responses.length;
+    const rows = {
+      prompts: support.prompts.flatMap((p) => support.responses.map(() => p)),
+      responses: support.prompts.flatMap(() => support.responses),
+    };
+    const distribution = bestOfNPolicy(support.refLogProbs.map(Math.exp), await reward(rows), k, c.n);
+    yield { step: 0, policy: { distribution }, metrics: { kl_bound: bound } };
+    return;
+  }
   // The sample estimate, on training prompts with the cell's own stream.
-  const prompts = env.trainPrompts.slice(0, KL_ESTIMATE_PROMPTS).map((p) => p.ids);
-  const { scores } = await bestOf(prompts, sampleOptions(env, ctx.rng("sampling")));
+  const prompts = env.prompts.slice(0, KL_ESTIMATE_PROMPTS).map((p) => [...p]);
+  const options = { rng: ctx.rng("sampling"), maxNewTokens: env.maxNewTokens, eos: env.eos };
+  const { scores } = await bestOf(env, reward, c.n, prompts, options);
   let klSample = 0;
   for (let b = 0; b < prompts.length; b++) {
     klSample += empiricalBestOfNKl(scores.subarray(b * c.n, (b + 1) * c.n), c.n) / prompts.length;
   }
-  const bound = bestOfNKlBound(c.n);
   yield {
     step: 0,
-    policy: { sampler: { sample: async (p, o) => (await bestOf(p, o)).chosen }, kl: bound },
+    policy: { sampler: { sample: async (p, o) => (await bestOf(env, reward, c.n, p, o)).chosen }, kl: bound },
     metrics: { kl_bound: bound, kl_sample: klSample },
   };
 }
@@ -152,5 +154,4 @@ export const bestOfN = {
   hparams: BEST_OF_N_HPARAMS,
   train,
   textDefaults: BEST_OF_N_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<BestOfNConfig>;

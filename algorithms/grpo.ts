@@ -14,7 +14,7 @@
  * implementations. Note: k3 sampled on-policy has the gradient of KL(π_ref‖π), not KL(π‖π_ref), so
  * GRPO's fixed point is not the oracle π*_β even with the gold reward.
  *
- * On text (`trainText`) the group is G completions of one prompt; each completion's advantage is given
+ * On text the group is G completions of one prompt; each completion's advantage is given
  * to all its tokens, and the surrogate and k3 are per token (k3 against π_ref's next-token log-prob of
  * the sampled token). `loss_norm` says how the per-token losses l_{i,t} of a minibatch of B completions
  * become its loss — the normalization variants the literature disagrees on:
@@ -35,8 +35,8 @@
  * both (`{ loss_norm: constant, scale_rewards: false }`); either alone is an ablation of it.
  *
  * A bandit response is one token (|o_i| = L = 1), so the three normalizers coincide there: each is the
- * mean over the minibatch's samples. `train` still reduces through the chosen normalizer, over a
- * `[B, 1]` view of the per-sample losses, so that this is checked rather than assumed.
+ * mean over the minibatch's samples; the loop still reduces through the chosen normalizer, over the
+ * `[B, 1]` per-token losses, so that this is checked rather than assumed.
  *
  * @module
  */
@@ -44,32 +44,9 @@ import type { Graph, Tensor, TensorData } from "../engine/graph.ts";
 import { Graph as G } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import {
-  annealedLr,
-  checkpointSteps,
-  compileLogProbs,
-  expTable,
-  indices,
-  scalar,
-  vector,
-} from "./_policy.ts";
-import { minibatches, rolloutText, sampleGroups } from "./_rollout.ts";
-import {
-  gptCheckpoint,
-  initialParams,
-  sequenceFeeds,
-  sequenceNodes,
-  tokenFeed,
-  updatePhase,
-} from "./_text.ts";
-import type {
-  Checkpoint,
-  PolicyAlgorithm,
-  RewardSource,
-  TextCheckpoint,
-  TextTrainContext,
-  TrainContext,
-} from "./types.ts";
+import { checkpointSteps, clipNorm, scalarFeeds, stepLr, trained } from "./_policy.ts";
+import { mean, minibatches, minibatchSize, updatePhase } from "./_rollout.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** GRPO hyperparameters (snake_case, as in suite files). */
@@ -102,6 +79,8 @@ export type GrpoConfig = {
    * on one-token bandit responses all three are the mean over samples.
    */
   loss_norm: LossNorm;
+  /** Global gradient-norm clip; 0 turns it off (a table's steps need none, a GPT's do). */
+  max_grad_norm: number;
 };
 
 /** The loss normalizations, for validation. */
@@ -123,6 +102,7 @@ export const GRPO_DEFAULTS: Readonly<GrpoConfig> = {
   clip_coef: 0.2,
   scale_rewards: true,
   loss_norm: "sequence",
+  max_grad_norm: 0,
 };
 
 /** Defaults on text: 8 prompts × G = 8 completions per iteration, a budget for a small GPT. */
@@ -133,6 +113,7 @@ export const GRPO_TEXT_DEFAULTS: Readonly<GrpoConfig> = {
   group_size: 8,
   iterations: 60,
   lr: 1e-3,
+  max_grad_norm: 1,
 };
 
 /** Allowed values of every GRPO hyperparameter. */
@@ -149,6 +130,7 @@ export const GRPO_HPARAMS: HParamSpecs<GrpoConfig> = {
   clip_coef: { type: "number", min: 0, minExclusive: true },
   scale_rewards: { type: "boolean" },
   loss_norm: { type: "enum", values: LOSS_NORMS },
+  max_grad_norm: { type: "number", min: 0 },
 };
 
 /** Group-relative advantages: each group of `g` consecutive rewards centred (and scaled) by its own stats. */
@@ -215,80 +197,16 @@ export const LOSS_NORMALIZERS: Readonly<Record<LossNorm, (g: Graph, t: TokenLoss
   constant: constantNorm,
 };
 
+/** G responses per prompt; each response's group-relative advantage is given to all its tokens. */
 async function* train(ctx: TrainContext, c: GrpoConfig): AsyncGenerator<Checkpoint> {
-  const { env, policy } = ctx;
-  const k = env.actions, dtype = policy.dtype, n = c.prompts * c.group_size;
-  if (n % c.minibatches !== 0) {
-    throw new RangeError(
-      `grpo: prompts × group_size = ${n} is not divisible by minibatches = ${c.minibatches}`,
-    );
-  }
-  const mb = n / c.minibatches;
+  const { env } = ctx;
+  const dtype = env.dtype, n = c.prompts * c.group_size;
+  const mb = minibatchSize("grpo", "prompts × group_size", n, c.minibatches);
   const reward = await ctx.trainingReward(c.reward);
 
   const g = new G();
-  const logpFlat = g.reshape(policy.logProbs(g), [env.contexts * k]); // [X·K]
-  const idx = g.input("batch.idx", [mb], "int64"); // x·K + y
-  const oldLogp = g.input("batch.old_logp", [mb], dtype);
-  const refLogp = g.input("batch.ref_logp", [mb], dtype);
-  const adv = g.input("batch.adv", [mb], dtype);
-  const beta = g.input("hp.beta", [], dtype);
-  const eps = g.input("hp.clip_coef", [], dtype);
-  const out = grpoLoss(g, { logp: g.gather(logpFlat, idx), oldLogp, refLogp, adv, beta, eps }); // [mb]
-  // A response is one token: the normalizer sees [mb, 1] losses, all on the mask, with L = 1.
-  const perToken = { loss: g.reshape(out.loss, [mb, 1]), mask: g.fill([mb, 1], 1, dtype), maxLength: 1 };
-  const trainer = await Trainer.create(ctx.rt, LOSS_NORMALIZERS[c.loss_norm](g, perToken), policy.init(), {
-    metrics: {
-      kl: g.mean(out.kl),
-      ratio: g.mean(out.ratio),
-      clipfrac: g.mean(g.cast(g.less(eps, g.abs(g.sub(out.ratio, 1))), dtype)),
-    },
-  });
-  const readLogp = await compileLogProbs(ctx.rt, policy);
-
-  const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
-  const hp = { "hp.beta": scalar(dtype, c.beta), "hp.clip_coef": scalar(dtype, c.clip_coef) };
-  const total = c.iterations * c.update_epochs * c.minibatches;
-  const at = checkpointSteps(c.iterations, ctx.checkpoints);
-  let step = 0;
-  let metrics: Record<string, number> = {};
-  for (let it = 1; it <= c.iterations; it++) {
-    const oldLogpAll = await readLogp(trainer.params);
-    const batch = sampleGroups(env, expTable(oldLogpAll), c.prompts, c.group_size, sampling);
-    const flat = Array.from(batch.x, (x, i) => x * k + batch.y[i]!);
-    const advantages = groupAdvantages(flat.map((f) => reward[f]!), c.group_size, c.scale_rewards);
-    for (let epoch = 0; epoch < c.update_epochs; epoch++) {
-      for (const ids of minibatches(n, c.minibatches, shuffling)) {
-        step++;
-        metrics = await trainer.step({
-          "batch.idx": indices(ids.map((i) => flat[i]!)),
-          "batch.old_logp": vector(dtype, ids.map((i) => oldLogpAll[flat[i]!]!)),
-          "batch.ref_logp": vector(dtype, ids.map((i) => env.refLogProbs[flat[i]!]!)),
-          "batch.adv": vector(dtype, ids.map((i) => advantages[i]!)),
-          ...hp,
-        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
-        ctx.onStep?.(step, metrics);
-      }
-    }
-    if (at.has(it)) yield { step, probs: expTable(await readLogp(trainer.params)), metrics };
-  }
-}
-
-/** Text: G completions per prompt, group-relative advantages on every token of a completion. */
-async function* trainText(ctx: TextTrainContext, c: GrpoConfig): AsyncGenerator<TextCheckpoint> {
-  const { env, policy } = ctx;
-  const dtype = policy.dtype, n = c.prompts * c.group_size;
-  if (n % c.minibatches !== 0) {
-    throw new RangeError(
-      `grpo: prompts × group_size = ${n} is not divisible by minibatches = ${c.minibatches}`,
-    );
-  }
-  const mb = n / c.minibatches;
-  const scorer = await ctx.trainingReward(c.reward);
-
-  const g = new G();
-  const seq = sequenceNodes(g, policy, mb);
-  const shape = [mb, policy.context];
+  const seq = env.nodes(g, mb);
+  const shape = [mb, seq.mask.shape[1]!];
   const oldLogp = g.input("batch.old_logp", shape, dtype);
   const refLogp = g.input("batch.ref_logp", shape, dtype);
   const adv = g.input("batch.adv", shape, dtype);
@@ -297,58 +215,53 @@ async function* trainText(ctx: TextTrainContext, c: GrpoConfig): AsyncGenerator<
   const out = grpoLoss(g, { logp: seq.tokenLogp, oldLogp, refLogp, adv, beta, eps }); // [mb, T]
   const tokens = (x: Tensor) => ({ loss: x, mask: seq.mask, maxLength: env.maxNewTokens });
   const loss = LOSS_NORMALIZERS[c.loss_norm](g, tokens(out.loss));
-  // Metrics stay per completion whatever the loss's normalization, so runs compare on one scale.
-  const perCompletion = (x: Tensor) => sequenceMean(g, tokens(x));
-  const trainer = await Trainer.create(ctx.rt, loss, initialParams(policy), {
-    adamw: { clipNorm: 1 },
+  // Metrics stay per response whatever the loss's normalization, so runs compare on one scale.
+  const perResponse = (x: Tensor) => sequenceMean(g, tokens(x));
+  const trainer = await Trainer.create(ctx.rt, loss, env.initialParams(), {
+    adamw: clipNorm(c.max_grad_norm),
     metrics: {
-      kl: perCompletion(out.kl),
-      ratio: perCompletion(out.ratio),
-      clipfrac: perCompletion(g.cast(g.less(eps, g.abs(g.sub(out.ratio, 1))), dtype)),
+      kl: perResponse(out.kl),
+      ratio: perResponse(out.ratio),
+      clipfrac: perResponse(g.cast(g.less(eps, g.abs(g.sub(out.ratio, 1))), dtype)),
     },
   });
 
   const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
-  const hp = { "hp.beta": scalar(dtype, c.beta), "hp.clip_coef": scalar(dtype, c.clip_coef) };
+  const hp = scalarFeeds(dtype, { beta: c.beta, clip_coef: c.clip_coef });
   const total = c.iterations * c.update_epochs * c.minibatches;
   const at = checkpointSteps(c.iterations, ctx.checkpoints);
   let step = 0;
-  let metrics: Record<string, number> = {};
   for (let it = 1; it <= c.iterations; it++) {
-    const { comp, scores, old, ref } = await rolloutText(env, policy.withParams(trainer.params), {
-      scorer,
-      prompts: c.prompts,
-      group: c.group_size,
-      rng: sampling,
-    });
+    const r = await env.rollout(trainer.params, { prompts: c.prompts, group: c.group_size, rng: sampling });
+    const scores = await reward(r);
     const advantages = groupAdvantages([...scores], c.group_size, c.scale_rewards);
-    // The phase's minibatches, then all its optimizer steps in one call.
+    // The phase's minibatches, then its optimizer steps in as few calls as the environment folds.
     const phase: { feeds: Record<string, TensorData>; lr: number }[] = [];
     for (let epoch = 0; epoch < c.update_epochs; epoch++) {
       for (const ids of minibatches(n, c.minibatches, shuffling)) {
-        const p = ids.map((i) => comp.prompts[i]!);
+        const m = { prompts: ids.map((i) => r.prompts[i]!), responses: ids.map((i) => r.responses[i]!) };
         phase.push({
           feeds: {
-            ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
-            "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
-            "batch.ref_logp": tokenFeed(policy, p, ids.map((i) => ref[i]!)),
-            "batch.adv": tokenFeed(
-              policy,
-              p,
-              ids.map((i) => new Float64Array(old[i]!.length).fill(advantages[i]!)),
+            ...env.feeds(m),
+            "batch.old_logp": env.tokenFeed(m, ids.map((i) => r.old[i]!)),
+            "batch.ref_logp": env.tokenFeed(m, ids.map((i) => r.ref[i]!)),
+            "batch.adv": env.tokenFeed(
+              m,
+              ids.map((i) => new Array<number>(r.old[i]!.length).fill(advantages[i]!)),
             ),
             ...hp,
           },
-          lr: c.anneal_lr ? annealedLr(c.lr, step + phase.length + 1, total) : c.lr,
+          lr: stepLr(c, step + phase.length + 1, total),
         });
       }
     }
-    metrics = await updatePhase(trainer, phase, { first: step + 1, onStep: ctx.onStep });
+    const metrics = await updatePhase(trainer, phase, {
+      first: step + 1,
+      fold: env.foldSteps,
+      onStep: ctx.onStep,
+    });
     step += phase.length;
-    const rolloutScore = scores.reduce((s: number, v: number) => s + v, 0) / n;
-    if (at.has(it)) {
-      yield gptCheckpoint(policy, trainer.params, step, { ...metrics, rollout_score: rolloutScore });
-    }
+    if (at.has(it)) yield trained(step, trainer.params, { ...metrics, rollout_score: mean(scores) });
   }
 }
 
@@ -362,5 +275,4 @@ export const grpo = {
   hparams: GRPO_HPARAMS,
   train,
   textDefaults: GRPO_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<GrpoConfig>;

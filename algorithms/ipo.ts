@@ -13,8 +13,8 @@
  */
 import type { Graph, Tensor } from "../engine/graph.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import { trainPairwise, trainPairwiseText } from "./_pairwise.ts";
-import type { PolicyAlgorithm, TextTrainContext, TrainContext } from "./types.ts";
+import { trainPairwise } from "./_pairwise.ts";
+import type { PolicyAlgorithm, TrainContext } from "./types.ts";
 
 /** IPO hyperparameters (snake_case, as in suite files). */
 export type IpoConfig = {
@@ -28,6 +28,8 @@ export type IpoConfig = {
   anneal_lr: boolean;
   /** Pairs per step; 0 means the whole dataset every step. */
   batch_size: number;
+  /** Global gradient-norm clip; 0 turns it off (a table's steps need none, a GPT's do). */
+  max_grad_norm: number;
 };
 
 /** Defaults: full-batch steps on the (small) bandit datasets. */
@@ -37,6 +39,7 @@ export const IPO_DEFAULTS: Readonly<IpoConfig> = {
   lr: 0.1,
   anneal_lr: true,
   batch_size: 0,
+  max_grad_norm: 0,
 };
 
 /** Allowed values of every IPO hyperparameter. */
@@ -46,6 +49,7 @@ export const IPO_HPARAMS: HParamSpecs<IpoConfig> = {
   lr: { type: "number", min: 0, minExclusive: true },
   anneal_lr: { type: "boolean" },
   batch_size: { type: "integer", min: 0 },
+  max_grad_norm: { type: "number", min: 0 },
 };
 
 /** Defaults on text: minibatches of pairs for a GPT, a small learning rate, a few epochs. */
@@ -55,6 +59,7 @@ export const IPO_TEXT_DEFAULTS: Readonly<IpoConfig> = {
   steps: 400,
   lr: 1e-3,
   batch_size: 32,
+  max_grad_norm: 1,
 };
 
 /** Per-pair IPO loss (h − 1/(2τ))² from margins h `[B]`. */
@@ -69,16 +74,13 @@ function run(c: IpoConfig) {
     lr: c.lr,
     anneal_lr: c.anneal_lr,
     batch_size: c.batch_size,
+    max_grad_norm: c.max_grad_norm,
   };
 }
 
+/** The loss on response log-ratios: sums of token log-probs under the policy and π_ref. */
 function train(ctx: TrainContext, c: IpoConfig) {
   return trainPairwise(ctx, (g, h, hp) => ipoLoss(g, h, hp.tau!), run(c));
-}
-
-/** Text: the same loss on response log-ratios (sums of token log-probs, policy and π_ref). */
-function trainText(ctx: TextTrainContext, c: IpoConfig) {
-  return trainPairwiseText(ctx, (g, h, hp) => ipoLoss(g, h, hp.tau!), run(c));
 }
 
 /** The IPO plugin. */
@@ -91,5 +93,4 @@ export const ipo = {
   hparams: IPO_HPARAMS,
   train,
   textDefaults: IPO_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<IpoConfig>;

@@ -20,7 +20,7 @@
  *   the paper prescribes (and TRL does with `.detach()`).
  * - z0 is the mean over the step's batch (the whole dataset with `batch_size` 0), not over a larger
  *   window; the paper's microbatch estimate is the same statistic.
- * - On text a mismatched response that does not fit after the other prompt within the policy's context
+ * - A mismatched response that does not fit after the other prompt within the policy's context
  *   is cut to fit (TRL truncates to its `max_length` likewise); the KL estimate then reads a prefix.
  *
  * β is the frontier knob: as in DPO it scales the implicit reward, and a larger β saturates σ closer to
@@ -33,10 +33,10 @@ import type { DType, Tensor } from "../engine/graph.ts";
 import { Graph } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import { batchSize, flatPairs, responseLogProbSums, scalarFeeds, stepLoop } from "./_pairwise.ts";
-import { compileLogProbs, expTable, indices, vector } from "./_policy.ts";
-import { gptCheckpoint, initialParams, sequenceFeeds, sequenceNodes } from "./_text.ts";
-import type { PolicyAlgorithm, TextTrainContext, TrainContext } from "./types.ts";
+import { sequenceSums } from "../envs/policy_env.ts";
+import { batchSize, stepLoop } from "./_pairwise.ts";
+import { clipNorm, scalarFeeds, trained, vector } from "./_policy.ts";
+import type { PolicyAlgorithm, TrainContext } from "./types.ts";
 
 /** KTO hyperparameters (snake_case, as in suite files). */
 export type KtoConfig = {
@@ -54,6 +54,8 @@ export type KtoConfig = {
   anneal_lr: boolean;
   /** Pairs per step (each gives a desirable and an undesirable example); 0 means the whole dataset. */
   batch_size: number;
+  /** Global gradient-norm clip; 0 turns it off (a table's steps need none, a GPT's do). */
+  max_grad_norm: number;
 };
 
 /** Defaults: the paper's β = 0.1 and equal weights; full-batch steps on the (small) bandit datasets. */
@@ -65,6 +67,7 @@ export const KTO_DEFAULTS: Readonly<KtoConfig> = {
   lr: 0.1,
   anneal_lr: true,
   batch_size: 0,
+  max_grad_norm: 0,
 };
 
 /** Allowed values of every KTO hyperparameter. */
@@ -76,6 +79,7 @@ export const KTO_HPARAMS: HParamSpecs<KtoConfig> = {
   lr: { type: "number", min: 0, minExclusive: true },
   anneal_lr: { type: "boolean" },
   batch_size: { type: "integer", min: 0 },
+  max_grad_norm: { type: "number", min: 0 },
 };
 
 /** Defaults on text: minibatches of pairs for a GPT, a small learning rate, a few epochs. */
@@ -84,6 +88,7 @@ export const KTO_TEXT_DEFAULTS: Readonly<KtoConfig> = {
   steps: 400,
   lr: 1e-3,
   batch_size: 32,
+  max_grad_norm: 1,
 };
 
 /** The reference point z0 = max(0, mean r_θ) over mismatched examples `[M]`, as a constant (§4.2). */
@@ -108,7 +113,7 @@ export function ktoLoss(g: Graph, desirable: Tensor, undesirable: Tensor, z0: Te
   return g.concat([d, u], 0); // [2B]
 }
 
-/** The loss, z0 and diagnostics of a batch of log-ratios: shared by `train` and `trainText`. */
+/** The loss, z0 and diagnostics of a batch of log-ratios. */
 function objective(g: Graph, r: { w: Tensor; l: Tensor; mismatched: Tensor }, dtype: DType) {
   const hp = {
     beta: g.input("hp.beta", [], dtype),
@@ -136,61 +141,17 @@ function partner(i: number, n: number): number {
   return (i + 1) % n;
 }
 
-async function* train(ctx: TrainContext, c: KtoConfig) {
-  const { env, policy, pairs } = ctx;
-  const n = pairs.x.length, b = batchSize(n, c.batch_size), k = env.actions;
-  const dtype = policy.dtype;
-
-  const g = new Graph();
-  const logp = g.reshape(policy.logProbs(g), [env.contexts * k]); // [X·K]
-  // r_θ at flat indices x·K + y, given π_ref's log-probs there.
-  const ratio = (name: string, size: number) =>
-    g.sub(g.gather(logp, g.input(`kto.${name}`, [size], "int64")), g.input(`kto.ref_${name}`, [size], dtype));
-  const r = { w: ratio("chosen", b), l: ratio("rejected", b), mismatched: ratio("mismatched", 2 * b) };
-  const { loss, metrics } = objective(g, r, dtype);
-  const trainer = await Trainer.create(ctx.rt, loss, policy.init(), { metrics });
-  const readLogp = await compileLogProbs(ctx.rt, policy);
-
-  const flat = flatPairs(pairs, k);
-  const x = pairs.x;
-  // (x_i, y_w of pair i+1) and (x_i, y_l of pair i+1).
-  const misW = flat.chosen.map((_, i) => x[i]! * k + pairs.chosen[partner(i, n)]!);
-  const misL = flat.chosen.map((_, i) => x[i]! * k + pairs.rejected[partner(i, n)]!);
-  const ref = (at: readonly number[]) => vector(dtype, at.map((j) => env.refLogProbs[j]!));
-  const hp = scalarFeeds(dtype, scalars(c));
-  const feedsFor = (idx: readonly number[]) => {
-    const pick = (a: readonly number[]) => idx.map((i) => a[i]!);
-    const mis = [...pick(misW), ...pick(misL)];
-    return {
-      "kto.chosen": indices(pick(flat.chosen)),
-      "kto.ref_chosen": ref(pick(flat.chosen)),
-      "kto.rejected": indices(pick(flat.rejected)),
-      "kto.ref_rejected": ref(pick(flat.rejected)),
-      "kto.mismatched": indices(mis),
-      "kto.ref_mismatched": ref(mis),
-      ...hp,
-    };
-  };
-  yield* stepLoop(ctx, trainer, {
-    run: c,
-    n,
-    batch: b,
-    feedsFor,
-    checkpoint: async (step, m) => ({ step, probs: expTable(await readLogp(trainer.params)), metrics: m }),
-  });
-}
-
 /**
- * Text: r_θ of whole responses (sums of token log-probs). A step packs 4·batch_size rows: chosen,
- * rejected, then the mismatched chosen and rejected responses under the same prompts.
+ * Each step packs 4·B rows: the batch's chosen responses, its rejected ones, and the mismatched
+ * responses (pair i + 1's chosen, then its rejected, under pair i's prompt) whose log-ratios give z0.
  */
-async function* trainText(ctx: TextTrainContext, c: KtoConfig) {
-  const { policy, pairs, env } = ctx;
+async function* train(ctx: TrainContext, c: KtoConfig) {
+  const { env, pairs } = ctx;
   const n = pairs.prompts.length, b = batchSize(n, c.batch_size);
-  const dtype = policy.dtype;
+  const dtype = env.dtype;
 
   const g = new Graph();
-  const seq = sequenceNodes(g, policy, 4 * b);
+  const seq = env.nodes(g, 4 * b);
   const refLogp = g.input("kto.ref_logp", [4 * b], dtype); // log π_ref of the same rows
   const r = g.sub(seq.seqLogp, refLogp); // [4B]
   const { loss, metrics } = objective(
@@ -198,26 +159,29 @@ async function* trainText(ctx: TextTrainContext, c: KtoConfig) {
     { w: g.slice(r, 0, 0, b), l: g.slice(r, 0, b, 2 * b), mismatched: g.slice(r, 0, 2 * b, 4 * b) },
     dtype,
   );
-  const trainer = await Trainer.create(ctx.rt, loss, initialParams(policy), {
-    adamw: { clipNorm: 1 },
+  const trainer = await Trainer.create(ctx.rt, loss, env.initialParams(), {
+    adamw: clipNorm(c.max_grad_norm),
     metrics,
   });
 
   // Another prompt's response may not fit after this prompt: cut it to the room left in the context.
-  const fit = (i: number, r: Int32Array) => r.subarray(0, policy.context - pairs.prompts[i]!.length);
+  const fit = (i: number, r: Int32Array) => r.subarray(0, env.context - pairs.prompts[i]!.length);
   const misW = pairs.prompts.map((_, i) => fit(i, pairs.chosen[partner(i, n)]!));
   const misL = pairs.prompts.map((_, i) => fit(i, pairs.rejected[partner(i, n)]!));
   const responses = [pairs.chosen, pairs.rejected, misW, misL];
   // π_ref's sequence log-probs of every row kind, once.
   const refs: Float64Array[] = [];
-  for (const rs of responses) refs.push(await responseLogProbSums(env.reference, pairs.prompts, rs, b));
+  for (const rs of responses) {
+    refs.push(
+      sequenceSums(await env.referenceLogProbs({ prompts: pairs.prompts, responses: rs }, { chunk: b })),
+    );
+  }
   const hp = scalarFeeds(dtype, scalars(c));
   const feedsFor = (idx: readonly number[]) => ({
-    ...sequenceFeeds(
-      policy,
-      responses.flatMap(() => idx.map((i) => pairs.prompts[i]!)),
-      responses.flatMap((rs) => idx.map((i) => rs[i]!)),
-    ),
+    ...env.feeds({
+      prompts: responses.flatMap(() => idx.map((i) => pairs.prompts[i]!)),
+      responses: responses.flatMap((rs) => idx.map((i) => rs[i]!)),
+    }),
     "kto.ref_logp": vector(dtype, refs.flatMap((lp) => idx.map((i) => lp[i]!))),
     ...hp,
   });
@@ -226,7 +190,7 @@ async function* trainText(ctx: TextTrainContext, c: KtoConfig) {
     n,
     batch: b,
     feedsFor,
-    checkpoint: (step, m) => gptCheckpoint(policy, trainer.params, step, m),
+    checkpoint: (step, m) => trained(step, trainer.params, m),
   });
 }
 
@@ -240,5 +204,4 @@ export const kto = {
   hparams: KTO_HPARAMS,
   train,
   textDefaults: KTO_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<KtoConfig>;

@@ -2,8 +2,8 @@
  * Algorithm plugins and their registry: dpo (with its cDPO, robust, hinge and length-normalized
  * losses), ipo, simpo, kto, ppo, ppo_adaptive (PPO with the adaptive KL controller, knob target_kl),
  * grpo (with its loss normalizations), rloo, online_dpo, best_of_n, and the reward_model behind proxy
- * rewards. Each plugin declares its hyperparameters (defaults, allowed ranges), its frontier knob, a
- * `train` that yields checkpoints on bandits and a `trainText` (with `textDefaults`) on text tasks.
+ * rewards. Each plugin declares its hyperparameters (bandit `defaults` and `textDefaults`, allowed
+ * ranges), its frontier knob, and one `train` that yields checkpoints on bandits and text alike.
  *
  * @module
  */
@@ -11,17 +11,25 @@ export type {
   Algorithm,
   AlgorithmKind,
   Checkpoint,
+  CheckpointPolicy,
   FitContext,
+  FittedScorer,
+  HParams,
   PolicyAlgorithm,
   RewardSource,
+  Sampler,
   ScorerAlgorithm,
-  TextCheckpoint,
-  TextFitContext,
-  TextSampler,
-  TextTrainContext,
   TrainContext,
 } from "./types.ts";
-export { ALGORITHMS, getAlgorithm, isPolicyAlgorithm, knownAlgorithms } from "./registry.ts";
+export {
+  ALGORITHMS,
+  BUILT_IN,
+  BUILT_INS,
+  getAlgorithm,
+  isPolicyAlgorithm,
+  knownAlgorithms,
+  Registry,
+} from "./registry.ts";
 export { allowed, HParamError, parseHParams } from "./_hparams.ts";
 export type { HParamSpec, HParamSpecs, HParamValue } from "./_hparams.ts";
 export { dpo, dpoLoss, hingeDpoLoss, robustDpoLoss } from "./dpo.ts";
@@ -36,7 +44,6 @@ export { bestOfN, bestOfNKlBound, bestOfNPolicy, empiricalBestOfNKl } from "./be
 export { bradleyTerryLoss, rewardModel } from "./reward_model.ts";
 // What the bench needs to read a suite's hyperparameters and name unknown keys, without reaching into
 // `_hparams.ts`.
-export type { HParams } from "./types.ts";
 export { checkValue, didYouMean, unknownName } from "./_hparams.ts";
 export { REWARD_MODEL_DEFAULTS } from "./reward_model.ts";
 export type { RewardModelConfig } from "./reward_model.ts";

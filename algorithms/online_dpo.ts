@@ -21,36 +21,20 @@
  *   step sees fresh on-policy pairs. More reuse pairs that are then slightly off-policy.
  * - No label smoothing: labels come from the reward itself, not a noisy annotator.
  *
- * On text (`trainText`) a response's log-prob is the sum of its token log-probs, for π_θ (in the graph)
+ * On text a response's log-prob is the sum of its token log-probs, for π_θ (in the graph)
  * and π_ref (computed per round).
  *
  * @module
  */
-import type { Graph, Tensor, TensorData } from "../engine/graph.ts";
-import type { Feeds, Runtime } from "../engine/runtime.ts";
+import type { Graph, Tensor } from "../engine/graph.ts";
 import { Graph as G } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
+import { sequenceSums } from "../envs/policy_env.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import {
-  annealedLr,
-  checkpointSteps,
-  compileLogProbs,
-  expTable,
-  indices,
-  scalar,
-  vector,
-} from "./_policy.ts";
-import { rolloutText, sampleGroups, sequenceSums } from "./_rollout.ts";
-import { gptCheckpoint, initialParams, sequenceFeeds, sequenceNodes } from "./_text.ts";
+import { checkpointSteps, clipNorm, scalar, stepLr, trained, vector } from "./_policy.ts";
+import { mean } from "./_rollout.ts";
 import { dpoLoss } from "./dpo.ts";
-import type {
-  Checkpoint,
-  PolicyAlgorithm,
-  RewardSource,
-  TextCheckpoint,
-  TextTrainContext,
-  TrainContext,
-} from "./types.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** Online DPO hyperparameters (snake_case, as in suite files). */
@@ -69,6 +53,8 @@ export type OnlineDpoConfig = {
   lr: number;
   /** Decay the learning rate linearly to 0 over training. */
   anneal_lr: boolean;
+  /** Global gradient-norm clip; 0 turns it off (a table's steps need none, a GPT's do). */
+  max_grad_norm: number;
 };
 
 /** Defaults: a budget sized for bandits. */
@@ -80,6 +66,7 @@ export const ONLINE_DPO_DEFAULTS: Readonly<OnlineDpoConfig> = {
   update_steps: 1,
   lr: 0.05,
   anneal_lr: true,
+  max_grad_norm: 0,
 };
 
 /** Defaults on text: 32 pairs per round, a small learning rate for a GPT. */
@@ -88,6 +75,7 @@ export const ONLINE_DPO_TEXT_DEFAULTS: Readonly<OnlineDpoConfig> = {
   prompts: 32,
   iterations: 200,
   lr: 1e-3,
+  max_grad_norm: 1,
 };
 
 /** Allowed values of every online DPO hyperparameter. */
@@ -99,6 +87,7 @@ export const ONLINE_DPO_HPARAMS: HParamSpecs<OnlineDpoConfig> = {
   update_steps: { type: "integer", min: 1 },
   lr: { type: "number", min: 0, minExclusive: true },
   anneal_lr: { type: "boolean" },
+  max_grad_norm: { type: "number", min: 0 },
 };
 
 /** The pairs of a round: indices into the sampled responses, and whether each pair counts. */
@@ -140,111 +129,56 @@ export function onlineDpoLoss(g: Graph, t: { h: Tensor; weight: Tensor; beta: Te
   };
 }
 
-/** The trainer of a round's loss over margins h `[B]`: adds the pair weights and β as graph inputs. */
-async function pairTrainer(
-  rt: Runtime,
-  h: Tensor,
-  o: { init: ReadonlyMap<string, TensorData>; clipNorm?: number },
-) {
-  const g = h.graph, b = h.shape[0]!;
-  const weight = g.input("pairs.weight", [b], h.dtype);
-  const out = onlineDpoLoss(g, { h, weight, beta: g.input("hp.beta", [], h.dtype) });
-  return await Trainer.create(rt, out.loss, o.init, {
-    ...(o.clipNorm ? { adamw: { clipNorm: o.clipNorm } } : {}),
-    metrics: { margin: out.margin, accuracy: out.accuracy, pairs_kept: out.pairsKept },
-  });
-}
-
-/** Runs `update_steps` AdamW steps on one round's feeds; returns the last step's metrics. */
-async function updates(
-  trainer: Trainer,
-  feeds: Feeds,
-  o: { ctx: TrainContext | TextTrainContext; c: OnlineDpoConfig; round: number },
-) {
-  const { ctx, c } = o, total = c.iterations * c.update_steps;
-  let metrics: Record<string, number> = {};
-  for (let s = 1; s <= c.update_steps; s++) {
-    const step = (o.round - 1) * c.update_steps + s;
-    metrics = await trainer.step(feeds, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
-    ctx.onStep?.(step, metrics);
-  }
-  return metrics;
-}
-
+/**
+ * Each round: two responses per prompt from the current policy π_θ (consecutive rows), labelled by the
+ * reward, packed as 2·prompts rows (chosen first), then `update_steps` AdamW steps on them.
+ */
 async function* train(ctx: TrainContext, c: OnlineDpoConfig): AsyncGenerator<Checkpoint> {
-  const { env, policy } = ctx;
-  const k = env.actions, dtype = policy.dtype, b = c.prompts;
+  const { env } = ctx;
+  const dtype = env.dtype, b = c.prompts;
   const reward = await ctx.trainingReward(c.reward);
 
   const g = new G();
-  const logp = g.reshape(policy.logProbs(g), [env.contexts * k]); // [X·K]
-  const chosen = g.input("pairs.chosen", [b], "int64"); // flat index x·K + y_w
-  const rejected = g.input("pairs.rejected", [b], "int64"); // flat index x·K + y_l
-  const refMargin = g.input("pairs.ref_margin", [b], dtype); // log π_ref(y_w|x) − log π_ref(y_l|x)
-  const h = g.sub(g.sub(g.gather(logp, chosen), g.gather(logp, rejected)), refMargin); // [B]
-  const trainer = await pairTrainer(ctx.rt, h, { init: policy.init() });
-  const readLogp = await compileLogProbs(ctx.rt, policy);
-
-  const sampling = ctx.rng("sampling");
-  const at = checkpointSteps(c.iterations, ctx.checkpoints);
-  for (let round = 1; round <= c.iterations; round++) {
-    // Two responses per prompt from the current policy π_θ, consecutive; labelled by the reward.
-    const batch = sampleGroups(env, expTable(await readLogp(trainer.params)), b, 2, sampling);
-    const flat = Array.from(batch.x, (x, i) => x * k + batch.y[i]!);
-    const pairs = labelByReward(flat.map((f) => reward[f]!));
-    const w = pairs.chosen.map((i) => flat[i]!), l = pairs.rejected.map((i) => flat[i]!);
-    const metrics = await updates(trainer, {
-      "pairs.chosen": indices(w),
-      "pairs.rejected": indices(l),
-      "pairs.ref_margin": vector(dtype, w.map((f, i) => env.refLogProbs[f]! - env.refLogProbs[l[i]!]!)),
-      "pairs.weight": vector(dtype, pairs.weight),
-      "hp.beta": scalar(dtype, c.beta),
-    }, { ctx, c, round });
-    if (at.has(round)) {
-      yield { step: round * c.update_steps, probs: expTable(await readLogp(trainer.params)), metrics };
-    }
-  }
-}
-
-/** Text: two completions per prompt from π_θ, packed as 2·prompts rows, chosen first. */
-async function* trainText(ctx: TextTrainContext, c: OnlineDpoConfig): AsyncGenerator<TextCheckpoint> {
-  const { env, policy } = ctx;
-  const dtype = policy.dtype, b = c.prompts;
-  const scorer = await ctx.trainingReward(c.reward);
-
-  const g = new G();
-  const seq = sequenceNodes(g, policy, 2 * b); // rows 0..b−1 chosen, b..2b−1 rejected
+  const seq = env.nodes(g, 2 * b); // rows 0..b−1 chosen, b..2b−1 rejected
   const refMargin = g.input("pairs.ref_margin", [b], dtype); // log π_ref(y_w|x) − log π_ref(y_l|x)
   const h = g.sub(g.sub(g.slice(seq.seqLogp, 0, 0, b), g.slice(seq.seqLogp, 0, b, 2 * b)), refMargin); // [B]
-  const trainer = await pairTrainer(ctx.rt, h, { init: initialParams(policy), clipNorm: 1 });
+  const weight = g.input("pairs.weight", [b], dtype);
+  const out = onlineDpoLoss(g, { h, weight, beta: g.input("hp.beta", [], dtype) });
+  const trainer = await Trainer.create(ctx.rt, out.loss, env.initialParams(), {
+    adamw: clipNorm(c.max_grad_norm),
+    metrics: { margin: out.margin, accuracy: out.accuracy, pairs_kept: out.pairsKept },
+  });
 
   const sampling = ctx.rng("sampling");
+  const total = c.iterations * c.update_steps;
   const at = checkpointSteps(c.iterations, ctx.checkpoints);
   for (let round = 1; round <= c.iterations; round++) {
-    const current = policy.withParams(trainer.params);
-    const r = await rolloutText(env, current, { scorer, prompts: b, group: 2, rng: sampling });
-    const pairs = labelByReward(r.scores);
+    const r = await env.rollout(trainer.params, { prompts: b, group: 2, rng: sampling });
+    const scores = await reward(r);
+    const pairs = labelByReward(scores);
     const rows = [...pairs.chosen, ...pairs.rejected];
     const ref = sequenceSums(r.ref);
-    const metrics = await updates(trainer, {
-      ...sequenceFeeds(policy, rows.map((i) => r.comp.prompts[i]!), rows.map((i) => r.comp.responses[i]!)),
+    const feeds = {
+      ...env.feeds({ prompts: rows.map((i) => r.prompts[i]!), responses: rows.map((i) => r.responses[i]!) }),
       "pairs.ref_margin": vector(dtype, pairs.chosen.map((i, j) => ref[i]! - ref[pairs.rejected[j]!]!)),
       "pairs.weight": vector(dtype, pairs.weight),
       "hp.beta": scalar(dtype, c.beta),
-    }, { ctx, c, round });
+    };
+    let metrics: Record<string, number> = {};
+    for (let s = 1; s <= c.update_steps; s++) {
+      const step = (round - 1) * c.update_steps + s;
+      metrics = await trainer.step(feeds, stepLr(c, step, total));
+      ctx.onStep?.(step, metrics);
+    }
     if (at.has(round)) {
       const old = sequenceSums(r.old);
-      yield gptCheckpoint(policy, trainer.params, round * c.update_steps, {
+      yield trained(round * c.update_steps, trainer.params, {
         ...metrics,
-        rollout_score: mean(r.scores),
+        rollout_score: mean(scores),
         rollout_kl: mean(old.map((v, i) => v - ref[i]!)), // Σ_t log π_θ/π_ref of the round's samples
       });
     }
   }
-}
-
-function mean(v: ArrayLike<number>): number {
-  return Array.from(v).reduce((a, x) => a + x, 0) / v.length;
 }
 
 /** The online DPO plugin. */
@@ -257,5 +191,4 @@ export const onlineDpo = {
   hparams: ONLINE_DPO_HPARAMS,
   train,
   textDefaults: ONLINE_DPO_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<OnlineDpoConfig>;

@@ -2,27 +2,24 @@
  * PPO-clip for preference RL (Schulman et al., 2017, arXiv:1707.06347, eq. 7 and 9; the RLHF form of
  * Ziegler et al., 2019 and Ouyang et al., 2022), following CleanRL's `ppo.py`.
  *
- * Each iteration samples a batch x ~ p(x), y ~ π_old(·|x), scores it with the training reward (gold or
- * the proxy reward model) and folds the KL penalty into the reward, per sample:
+ * Each iteration samples a batch of prompts x ~ p(x) and responses y ~ π_old(·|x), scores each with the
+ * training reward (gold, or the proxy reward model) and treats every response token as a step, as in
+ * Ziegler et al. and TRL: the reward of token t is the KL penalty −β·(log π_old(y_t|·) − log π_ref(y_t|·)),
+ * plus the response's score at its last token. Summed over a response,
  *
- *   R = r(x, y) − β·(log π_old(y|x) − log π_ref(y|x))
+ *   R = r(x, y) − β·(log π_old(y|x) − log π_ref(y|x)),
  *
- * The expected gradient of this reward is the gradient of E[r] − β·KL(π‖π_ref), so PPO's fixed point is
- * the oracle π*_β ∝ π_ref·exp(r/β) when the policy can represent it. A tabular value head V(x) is the
- * baseline (a bandit episode is one step, so GAE reduces to A = R − V(x)). Then `update_epochs` passes
- * over shuffled minibatches minimize
+ * whose expected gradient is the gradient of E[r] − β·KL(π‖π_ref), so PPO's fixed point is the oracle
+ * π*_β ∝ π_ref·exp(r/β) when the policy can represent it. A value head estimates V(s_t) — on a GPT a
+ * linear head on the last hidden state (sharing the trunk), on a bandit a table V(x) — and advantages are
+ * GAE(γ, λ) (Schulman et al., 2016, eq. 16); a bandit response is one token, so GAE is A = R − V(x) there.
+ * Then `update_epochs` passes over shuffled minibatches minimize, averaged over response tokens,
  *
- *   L = E[max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε))] + c_v·½·E[max((V − R)², (V_clip − R)²)] − c_e·E[H(π(·|x))]
+ *   L = E[max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε))] + c_v·½·E[max((V − R)², (V_clip − R)²)] − c_e·E[H(π(·|s_t))]
  *
  * with ρ = π/π_old and V_clip = V_old + clip(V − V_old, −ε, ε). The KL coefficient β is the knob.
  *
- * On text (`trainText`) an episode is a completion and every token is a step, as in Ziegler et al. and
- * TRL: the reward of token t is −β·(log π_old(y_t|·) − log π_ref(y_t|·)), plus the sequence's score at
- * its last token; a value head on the GPT's last hidden state (sharing the trunk) estimates V(s_t), and
- * advantages are GAE(γ, λ) (Schulman et al., 2016, eq. 16). The same clipped losses are averaged over
- * response tokens.
- *
- * With `target_kl` > 0, on bandits and on text, β follows the adaptive controller of Ziegler et al.
+ * With `target_kl` > 0, β follows the adaptive controller of Ziegler et al.
  * (2019), §2.2: β ← β·(1 + clip(KL/target − 1, −0.2, 0.2)·B/horizon) after each rollout of B samples
  * (completions); the paper's gain K_β is B/horizon here, as in their code and TRL's
  * `AdaptiveKLController`. A rollout's reward is shaped with the β in force when it was sampled. KL is
@@ -35,42 +32,13 @@
  *
  * @module
  */
-import type { Graph, Tensor } from "../engine/graph.ts";
-import type { TensorData } from "../engine/graph.ts";
-import { arrayFor, Graph as G } from "../engine/graph.ts";
+import type { Graph, Tensor, TensorData } from "../engine/graph.ts";
+import { Graph as G } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import {
-  annealedLr,
-  checkpointSteps,
-  compileLogProbs,
-  expTable,
-  indices,
-  scalar,
-  vector,
-} from "./_policy.ts";
-import { minibatches, normalize, sampleBatch } from "./_rollout.ts";
-import { completionTexts } from "../envs/text.ts";
-import { responseLogProbs } from "../models/sequence_policy.ts";
-import {
-  drawPrompts,
-  gptCheckpoint,
-  initialParams,
-  perTokenOf,
-  sampleOptions,
-  sequenceFeeds,
-  sequenceNodes,
-  tokenFeed,
-  updatePhase,
-} from "./_text.ts";
-import type {
-  Checkpoint,
-  PolicyAlgorithm,
-  RewardSource,
-  TextCheckpoint,
-  TextTrainContext,
-  TrainContext,
-} from "./types.ts";
+import { checkpointSteps, scalarFeeds, stepLr, trained } from "./_policy.ts";
+import { mean, minibatches, minibatchSize, normalizeTokens, updatePhase } from "./_rollout.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** PPO hyperparameters (snake_case, as in suite files and CleanRL). */
@@ -192,9 +160,6 @@ export const PPO_HPARAMS: HParamSpecs<PpoConfig> = {
   kl_horizon: { type: "integer", min: 1 },
 };
 
-/** Parameter name of the value head (one value per context). */
-export const VALUE_HEAD = "ppo.value";
-
 /** Per-sample clipped surrogate max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)) and the ratio ρ. */
 export function clippedSurrogate(g: Graph, logp: Tensor, oldLogp: Tensor, adv: Tensor, eps: Tensor) {
   const ratio = g.exp(g.sub(logp, oldLogp)); // [B]
@@ -226,101 +191,6 @@ export function adaptiveKlCoef(beta: number, kl: number, target: number, rate: n
   return beta * (1 + err * rate);
 }
 
-async function* train(ctx: TrainContext, c: PpoConfig): AsyncGenerator<Checkpoint> {
-  const { env, policy } = ctx;
-  const k = env.actions, dtype = policy.dtype;
-  if (c.batch_size % c.minibatches !== 0) {
-    throw new RangeError(
-      `ppo: batch_size = ${c.batch_size} is not divisible by minibatches = ${c.minibatches}`,
-    );
-  }
-  const mb = c.batch_size / c.minibatches;
-  const reward = await ctx.trainingReward(c.reward);
-
-  // The update graph: policy and value head on one minibatch.
-  const g = new G();
-  const logpAll = policy.logProbs(g); // [X, K]
-  const value = g.param(VALUE_HEAD, [env.contexts], dtype);
-  const idx = g.input("batch.idx", [mb], "int64"); // x·K + y
-  const xs = g.input("batch.x", [mb], "int64");
-  const oldLogp = g.input("batch.old_logp", [mb], dtype);
-  const adv = g.input("batch.adv", [mb], dtype);
-  const ret = g.input("batch.ret", [mb], dtype);
-  const oldV = g.input("batch.old_value", [mb], dtype);
-  const eps = g.input("hp.clip_coef", [], dtype);
-  const vfCoef = g.input("hp.vf_coef", [], dtype);
-  const entCoef = g.input("hp.ent_coef", [], dtype);
-
-  const logp = g.gather(g.reshape(logpAll, [env.contexts * k]), idx); // [mb]
-  const pg = clippedSurrogate(g, logp, oldLogp, adv, eps);
-  const pgLoss = g.mean(pg.loss);
-  const vLoss = g.mean(valueLoss(g, g.gather(value, xs), oldV, ret, eps, c.clip_vloss));
-  const rows = g.gather(logpAll, xs); // [mb, K]
-  const entropy = g.mean(g.neg(g.reduceSum(g.mul(g.exp(rows), rows), [1])));
-  const loss = g.sub(g.add(pgLoss, g.mul(vfCoef, vLoss)), g.mul(entCoef, entropy));
-  const logRatio = g.sub(logp, oldLogp);
-  const init = policy.init();
-  init.set(VALUE_HEAD, arrayFor(dtype, env.contexts));
-  const trainer = await Trainer.create(ctx.rt, loss, init, {
-    adamw: { clipNorm: c.max_grad_norm, decay: () => false },
-    metrics: {
-      pg_loss: pgLoss,
-      v_loss: vLoss,
-      entropy,
-      ratio: g.mean(pg.ratio),
-      approx_kl: g.mean(g.sub(g.sub(pg.ratio, 1), logRatio)), // k3, Schulman's approximation
-      clipfrac: g.mean(g.cast(g.less(eps, g.abs(g.sub(pg.ratio, 1))), dtype)),
-    },
-  });
-  const readLogp = await compileLogProbs(ctx.rt, policy);
-
-  const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
-  const hp = {
-    "hp.clip_coef": scalar(dtype, c.clip_coef),
-    "hp.vf_coef": scalar(dtype, c.vf_coef),
-    "hp.ent_coef": scalar(dtype, c.ent_coef),
-  };
-  const total = c.iterations * c.update_epochs * c.minibatches;
-  const at = checkpointSteps(c.iterations, ctx.checkpoints);
-  let step = 0, beta = c.kl_coef;
-  let metrics: Record<string, number> = {};
-  for (let it = 1; it <= c.iterations; it++) {
-    // Rollout with the current policy; the KL penalty is folded into the reward per sample.
-    const oldLogpAll = await readLogp(trainer.params);
-    const batch = sampleBatch(env, expTable(oldLogpAll), c.batch_size, sampling);
-    const v = trainer.params.get(VALUE_HEAD)!;
-    const flat = Array.from(batch.x, (x, i) => x * k + batch.y[i]!);
-    const old = flat.map((f) => oldLogpAll[f]!);
-    const logRatios = flat.map((f, i) => old[i]! - env.refLogProbs[f]!); // log π_old/π_ref
-    const shaped = flat.map((f, i) => reward[f]! - beta * logRatios[i]!);
-    const rolloutKl = logRatios.reduce((s, v) => s + v, 0) / c.batch_size;
-    const oldValues = Array.from(batch.x, (x) => Number(v[x]));
-    const advantages = shaped.map((r, i) => r - oldValues[i]!);
-
-    for (let epoch = 0; epoch < c.update_epochs; epoch++) {
-      for (const ids of minibatches(c.batch_size, c.minibatches, shuffling)) {
-        const a = ids.map((i) => advantages[i]!);
-        step++;
-        metrics = await trainer.step({
-          "batch.idx": indices(ids.map((i) => flat[i]!)),
-          "batch.x": indices(ids.map((i) => batch.x[i]!)),
-          "batch.old_logp": vector(dtype, ids.map((i) => old[i]!)),
-          "batch.adv": vector(dtype, c.norm_adv ? normalize(a) : a),
-          "batch.ret": vector(dtype, ids.map((i) => shaped[i]!)),
-          "batch.old_value": vector(dtype, ids.map((i) => oldValues[i]!)),
-          ...hp,
-        }, c.anneal_lr ? annealedLr(c.lr, step, total) : c.lr);
-        ctx.onStep?.(step, metrics);
-      }
-    }
-    const rolloutMetrics = { ...metrics, kl_coef: beta, rollout_kl: rolloutKl };
-    if (c.target_kl > 0) beta = adaptiveKlCoef(beta, rolloutKl, c.target_kl, c.batch_size / c.kl_horizon);
-    if (at.has(it)) {
-      yield { step, probs: expTable(await readLogp(trainer.params)), metrics: rolloutMetrics };
-    }
-  }
-}
-
 /** GAE(γ, λ) advantages of one episode's per-step rewards and values (the value after the end is 0). */
 export function gae(rewards: ArrayLike<number>, values: ArrayLike<number>, gamma: number, lambda: number) {
   const n = rewards.length, adv = new Float64Array(n);
@@ -332,22 +202,21 @@ export function gae(rewards: ArrayLike<number>, values: ArrayLike<number>, gamma
   return adv;
 }
 
-/** Text: PPO over completions, a step per token, the KL penalty per token. */
-async function* trainText(ctx: TextTrainContext, c: PpoConfig): AsyncGenerator<TextCheckpoint> {
-  const { env, policy } = ctx;
-  const dtype = policy.dtype;
-  if (c.batch_size % c.minibatches !== 0) {
-    throw new RangeError(
-      `ppo: batch_size = ${c.batch_size} is not divisible by minibatches = ${c.minibatches}`,
-    );
-  }
-  const mb = c.batch_size / c.minibatches;
-  const scorer = await ctx.trainingReward(c.reward);
+/**
+ * Each iteration: a rollout of `batch_size` responses of drawn prompts, π_old's values V(s_t), per-token
+ * rewards (the KL penalty at every token, the score at the last) and GAE; then the update phase's
+ * epochs × minibatches of clipped policy and value losses, averaged over response tokens.
+ */
+async function* train(ctx: TrainContext, c: PpoConfig): AsyncGenerator<Checkpoint> {
+  const { env } = ctx;
+  const dtype = env.dtype;
+  const mb = minibatchSize("ppo", "batch_size", c.batch_size, c.minibatches);
+  const reward = await ctx.trainingReward(c.reward);
 
-  // The update graph: policy and value head on one minibatch of completions, losses per response token.
+  // The update graph: policy and value head on one minibatch, losses per response token.
   const g = new G();
-  const seq = sequenceNodes(g, policy, mb, { valueHead: true });
-  const shape = [mb, policy.context];
+  const seq = env.nodes(g, mb, { valueHead: true, entropy: c.ent_coef > 0 });
+  const shape = [mb, seq.mask.shape[1]!];
   const oldLogp = g.input("batch.old_logp", shape, dtype);
   const adv = g.input("batch.adv", shape, dtype);
   const ret = g.input("batch.ret", shape, dtype);
@@ -360,111 +229,93 @@ async function* trainText(ctx: TextTrainContext, c: PpoConfig): AsyncGenerator<T
   const pgLoss = overTokens(pg.loss);
   const vLoss = overTokens(valueLoss(g, seq.values!, oldV, ret, eps, c.clip_vloss));
   const logRatio = g.sub(seq.tokenLogp, oldLogp);
-  const trainer = await Trainer.create(
-    ctx.rt,
-    g.add(pgLoss, g.mul(vfCoef, vLoss)),
-    initialParams(policy, {
-      valueHead: true,
-    }),
-    {
-      adamw: { clipNorm: c.max_grad_norm, decay: () => false },
-      metrics: {
-        pg_loss: pgLoss,
-        v_loss: vLoss,
-        approx_kl: overTokens(g.sub(g.sub(pg.ratio, 1), logRatio)),
-        clipfrac: overTokens(g.cast(g.less(eps, g.abs(g.sub(pg.ratio, 1))), dtype)),
-      },
-    },
-  );
+  const metrics: Record<string, Tensor> = {
+    pg_loss: pgLoss,
+    v_loss: vLoss,
+    ratio: overTokens(pg.ratio),
+    approx_kl: overTokens(g.sub(g.sub(pg.ratio, 1), logRatio)), // k3, Schulman's approximation
+    clipfrac: overTokens(g.cast(g.less(eps, g.abs(g.sub(pg.ratio, 1))), dtype)),
+  };
+  let loss = g.add(pgLoss, g.mul(vfCoef, vLoss));
+  if (seq.entropy) {
+    metrics.entropy = overTokens(seq.entropy);
+    loss = g.sub(loss, g.mul(g.input("hp.ent_coef", [], dtype), metrics.entropy));
+  }
+  const trainer = await Trainer.create(ctx.rt, loss, env.initialParams({ valueHead: true }), {
+    adamw: { clipNorm: c.max_grad_norm, decay: () => false },
+    metrics,
+  });
   // V(s_t) of a rollout, a minibatch of rows at a time (the same shape as the update).
   const vg = new G();
-  const vexe = await ctx.rt.compile(vg, {
-    values: sequenceNodes(vg, policy, mb, { valueHead: true }).values!,
-  });
+  const vexe = await ctx.rt.compile(vg, { values: env.nodes(vg, mb, { valueHead: true }).values! });
 
   const sampling = ctx.rng("sampling"), shuffling = ctx.rng("minibatch");
-  const hp = { "hp.clip_coef": scalar(dtype, c.clip_coef), "hp.vf_coef": scalar(dtype, c.vf_coef) };
+  const hp = scalarFeeds(dtype, { clip_coef: c.clip_coef, vf_coef: c.vf_coef, ent_coef: c.ent_coef });
   const total = c.iterations * c.update_epochs * c.minibatches;
   const at = checkpointSteps(c.iterations, ctx.checkpoints);
   let step = 0, beta = c.kl_coef;
-  let metrics: Record<string, number> = {};
   for (let it = 1; it <= c.iterations; it++) {
-    // Rollout with the current policy.
-    const current = policy.withParams(trainer.params);
-    const prompts = drawPrompts(env, c.batch_size, sampling);
-    const comp = await current.sample(prompts, sampleOptions(env, sampling));
-    const rows = { prompts: comp.prompts, responses: comp.responses };
-    const old = await responseLogProbs(current, rows); // as the update graph computes them
-    const ref = await responseLogProbs(env.reference, rows);
-    const scores = await scorer.score(completionTexts(env.tokenizer, comp));
-    const lengths = comp.responses.map((r) => r.length);
+    const r = await env.rollout(trainer.params, { prompts: c.batch_size, group: 1, rng: sampling });
+    const scores = await reward(r);
+    const rows = (ids: readonly number[]) => ({
+      prompts: ids.map((i) => r.prompts[i]!),
+      responses: ids.map((i) => r.responses[i]!),
+    });
     const values: Float64Array[] = [];
     for (let s = 0; s < c.batch_size; s += mb) {
-      const ids = [...Array(mb).keys()].map((i) => s + i);
-      const feeds: Record<string, TensorData> = {
-        ...sequenceFeeds(policy, ids.map((i) => comp.prompts[i]!), ids.map((i) => comp.responses[i]!)),
-      };
-      for (const spec of vexe.inputs) {
-        if (!feeds[spec.name]) feeds[spec.name] = trainer.params.get(spec.name)!;
-      }
-      const v = (await vexe.run(feeds)).values!;
-      values.push(
-        ...perTokenOf(
-          policy,
-          ids.map((i) => comp.prompts[i]!),
-          ids.map((i) => lengths[i]!),
-          v as Float32Array,
-        ),
-      );
+      const chunk = rows([...Array(mb).keys()].map((i) => s + i));
+      const feeds: Record<string, TensorData> = env.feeds(chunk);
+      for (const spec of vexe.inputs) feeds[spec.name] ??= trainer.params.get(spec.name)!;
+      values.push(...env.perToken(chunk, (await vexe.run(feeds)).values! as Float32Array | Float64Array));
     }
     // Per-token rewards: the KL penalty everywhere, the score at the last token; then GAE.
     let klSum = 0;
     const advs: Float64Array[] = [], rets: Float64Array[] = [];
     for (let b = 0; b < c.batch_size; b++) {
-      const n = lengths[b]!;
-      const r = Float64Array.from({ length: n }, (_, t) => -beta * (old[b]![t]! - ref[b]![t]!));
-      for (let t = 0; t < n; t++) klSum += old[b]![t]! - ref[b]![t]!;
-      if (n > 0) r[n - 1]! += scores[b]!;
-      const a = gae(r, values[b]!, c.gamma, c.gae_lambda);
+      const old = r.old[b]!, ref = r.ref[b]!, v = values[b]!, n = old.length;
+      const rewards = new Array<number>(n);
+      for (let t = 0; t < n; t++) {
+        const logRatio = old[t]! - ref[t]!;
+        rewards[t] = -beta * logRatio;
+        klSum += logRatio;
+      }
+      if (n > 0) rewards[n - 1]! += scores[b]!;
+      const a = gae(rewards, v, c.gamma, c.gae_lambda), ret = new Float64Array(n);
+      for (let t = 0; t < n; t++) ret[t] = a[t]! + v[t]!;
       advs.push(a);
-      rets.push(a.map((x, t) => x + values[b]![t]!));
+      rets.push(ret);
     }
     const rolloutKl = klSum / c.batch_size;
 
-    // The phase's minibatches, then all its optimizer steps in one call.
+    // The phase's minibatches, then its optimizer steps in as few calls as the environment folds.
     const phase: { feeds: Record<string, TensorData>; lr: number }[] = [];
     for (let epoch = 0; epoch < c.update_epochs; epoch++) {
       for (const ids of minibatches(c.batch_size, c.minibatches, shuffling)) {
-        const p = ids.map((i) => comp.prompts[i]!);
-        let a = ids.map((i) => advs[i]!);
-        if (c.norm_adv) { // whiten over the minibatch's response tokens
-          const flat = normalize(a.flatMap((x) => [...x]));
-          let o = 0;
-          a = a.map((x) => Float64Array.from(x, () => flat[o++]!));
-        }
+        const m = rows(ids);
+        let a: ArrayLike<number>[] = ids.map((i) => advs[i]!);
+        if (c.norm_adv) a = normalizeTokens(a); // whiten over the minibatch's response tokens
         phase.push({
           feeds: {
-            ...sequenceFeeds(policy, p, ids.map((i) => comp.responses[i]!)),
-            "batch.old_logp": tokenFeed(policy, p, ids.map((i) => old[i]!)),
-            "batch.adv": tokenFeed(policy, p, a),
-            "batch.ret": tokenFeed(policy, p, ids.map((i) => rets[i]!)),
-            "batch.old_value": tokenFeed(policy, p, ids.map((i) => values[i]!)),
+            ...env.feeds(m),
+            "batch.old_logp": env.tokenFeed(m, ids.map((i) => r.old[i]!)),
+            "batch.adv": env.tokenFeed(m, a),
+            "batch.ret": env.tokenFeed(m, ids.map((i) => rets[i]!)),
+            "batch.old_value": env.tokenFeed(m, ids.map((i) => values[i]!)),
             ...hp,
           },
-          lr: c.anneal_lr ? annealedLr(c.lr, step + phase.length + 1, total) : c.lr,
+          lr: stepLr(c, step + phase.length + 1, total),
         });
       }
     }
-    metrics = await updatePhase(trainer, phase, { first: step + 1, onStep: ctx.onStep });
+    const metrics = await updatePhase(trainer, phase, {
+      first: step + 1,
+      fold: env.foldSteps,
+      onStep: ctx.onStep,
+    });
     step += phase.length;
-    const rolloutMetrics = {
-      ...metrics,
-      kl_coef: beta,
-      rollout_kl: rolloutKl,
-      rollout_score: scores.reduce((s, v) => s + v, 0) / c.batch_size,
-    };
+    const rolloutMetrics = { ...metrics, kl_coef: beta, rollout_kl: rolloutKl, rollout_score: mean(scores) };
     if (c.target_kl > 0) beta = adaptiveKlCoef(beta, rolloutKl, c.target_kl, c.batch_size / c.kl_horizon);
-    if (at.has(it)) yield gptCheckpoint(policy, trainer.params, step, rolloutMetrics);
+    if (at.has(it)) yield trained(step, trainer.params, rolloutMetrics);
   }
 }
 
@@ -478,7 +329,6 @@ export const ppo = {
   hparams: PPO_HPARAMS,
   train,
   textDefaults: PPO_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<PpoConfig>;
 
 /**
@@ -494,5 +344,4 @@ export const ppoAdaptive = {
   hparams: PPO_HPARAMS,
   train,
   textDefaults: PPO_ADAPTIVE_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<PpoConfig>;

@@ -3,20 +3,27 @@ import { Runtime } from "../engine/runtime.ts";
 import { makeBandit, refProbs } from "../envs/bandit.ts";
 import { Rng } from "../engine/rng.ts";
 import { labelPairs } from "../envs/bandit.ts";
-import { tabularPolicy, tabularScorer } from "../models/tabular.ts";
+import { tableContext, trainBandit } from "../tests/_bandit.ts";
 import { allowed, type HParamSpec, parseHParams } from "./_hparams.ts";
 import { dpo } from "./dpo.ts";
-import { rewardModel } from "./reward_model.ts";
-import { ALGORITHMS, getAlgorithm, indexAlgorithms, isPolicyAlgorithm } from "./registry.ts";
-import type { HParams, TrainContext } from "./types.ts";
+import { ALGORITHMS, BUILT_INS, getAlgorithm, isPolicyAlgorithm } from "./registry.ts";
+import type { HParams } from "./types.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
 
 Deno.test("the registry rejects duplicate names and lists known names in errors", () => {
-  assert.throws(() => indexAlgorithms([dpo, dpo]), /Duplicate algorithm name "dpo"/);
+  assert.throws(
+    () => BUILT_INS.with([dpo], "mine.ts"),
+    /algorithm "dpo" of plugin "mine.ts" collides with the one of the built-in registry/,
+  );
+  const mine = { ...dpo, name: "mine" };
+  assert.throws(
+    () => BUILT_INS.with([mine, mine], "mine.ts"),
+    /algorithm "mine" of plugin "mine.ts" collides with the one of plugin "mine.ts"/,
+  );
   assert.throws(
     () => getAlgorithm("dpp"),
-    /unknown algorithm "dpp" \(known: dpo, ipo, simpo, kto, ppo, ppo_adaptive, grpo, rloo, online_dpo, best_of_n, reward_model\)/,
+    /unknown algorithm "dpp" \(did you mean "dpo"\? known: dpo, ipo, simpo, kto, ppo, ppo_adaptive, grpo, rloo, online_dpo, best_of_n, reward_model\)/,
   );
 });
 
@@ -59,23 +66,14 @@ const bandit = makeBandit({
 });
 const pairs = labelPairs(bandit, [[0, 0, 1], [0, 1, 2], [1, 1, 0], [1, 2, 0]], Rng.stream(0, "data"));
 
-function ctx(): TrainContext {
-  return {
-    rt,
-    env: bandit,
-    policy: tabularPolicy({ contexts: 2, actions: 3, initLogits: bandit.refLogProbs }),
-    pairs,
-    trainingReward: async (source) =>
-      source === "gold"
-        ? bandit.reward
-        : (await rewardModel.fit({ rt, scorer: tabularScorer({ contexts: 2, actions: 3 }), pairs }, {
-          steps: 10,
-          lr: 0.1,
-          weight_decay: 0,
-        })).scores,
-    rng: (p) => Rng.stream(0, "cell", "smoke", p),
+async function ctx() {
+  const c = await tableContext(rt, bandit, pairs, {
     checkpoints: 2,
-  };
+    proxy: { steps: 10, lr: 0.1, weight_decay: 0 },
+    name: "smoke",
+  });
+  // The cell's streams as before the port (tableContext names them "test/smoke").
+  return { ...c, rng: (p: string) => Rng.stream(0, "cell", "smoke", p) };
 }
 
 Deno.test("every policy algorithm of the registry trains on a bandit and moves its policy towards higher reward", async (t) => {
@@ -86,8 +84,7 @@ Deno.test("every policy algorithm of the registry trains on a bandit and moves i
       for (const k of ["steps", "iterations"]) if (k in alg.defaults) short[k] = 40;
       const config = parseHParams(alg.name, alg.hparams, alg.defaults, short);
       if (alg.name === "best_of_n") config.n = 4;
-      const cks = [];
-      for await (const ck of alg.train(ctx(), config)) cks.push(ck);
+      const cks = await trainBandit(alg, await ctx(), config);
       assert.ok(cks.length >= 1);
       const last = cks.at(-1)!.probs;
       for (let x = 0; x < 2; x++) {

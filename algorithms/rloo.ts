@@ -21,7 +21,7 @@
  * with PPO's clipped ratio; that is a different loss and is not done here. The KL term is computed from
  * the log-probs fed in (π_old), so it is part of the reward, never differentiated.
  *
- * On text (`trainText`) a response is one action: log π(y|x) is the sum of its token log-probs, the KL
+ * On text a response is one action: log π(y|x) is the sum of its token log-probs, the KL
  * term is the sequence's Σ_t (log π_old − log π_ref), and the loss is the mean over completions.
  *
  * @module
@@ -29,26 +29,10 @@
 import type { DType, Graph, Tensor } from "../engine/graph.ts";
 import { Graph as G } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
+import { sequenceSums } from "../envs/policy_env.ts";
 import type { HParamSpecs } from "./_hparams.ts";
-import {
-  annealedLr,
-  checkpointSteps,
-  compileLogProbs,
-  expTable,
-  indices,
-  scalar,
-  vector,
-} from "./_policy.ts";
-import { rolloutText, sampleGroups, sequenceSums } from "./_rollout.ts";
-import { gptCheckpoint, initialParams, sequenceFeeds, sequenceNodes } from "./_text.ts";
-import type {
-  Checkpoint,
-  PolicyAlgorithm,
-  RewardSource,
-  TextCheckpoint,
-  TextTrainContext,
-  TrainContext,
-} from "./types.ts";
+import { checkpointSteps, clipNorm, scalarFeeds, stepLr, trained, vector } from "./_policy.ts";
+import type { Checkpoint, PolicyAlgorithm, RewardSource, TrainContext } from "./types.ts";
 import { REWARD_SOURCES } from "./types.ts";
 
 /** RLOO hyperparameters (snake_case, as in suite files). */
@@ -67,6 +51,8 @@ export type RlooConfig = {
   lr: number;
   /** Decay the learning rate linearly to 0 over training. */
   anneal_lr: boolean;
+  /** Global gradient-norm clip; 0 turns it off (a table's steps need none, a GPT's do). */
+  max_grad_norm: number;
 };
 
 /** Defaults: the paper's k = 4, a budget sized for bandits. */
@@ -78,6 +64,7 @@ export const RLOO_DEFAULTS: Readonly<RlooConfig> = {
   iterations: 300,
   lr: 0.05,
   anneal_lr: true,
+  max_grad_norm: 0,
 };
 
 /**
@@ -91,6 +78,7 @@ export const RLOO_TEXT_DEFAULTS: Readonly<RlooConfig> = {
   prompts: 8,
   iterations: 100,
   lr: 2e-3,
+  max_grad_norm: 1,
 };
 
 /** Allowed values of every RLOO hyperparameter. */
@@ -102,6 +90,7 @@ export const RLOO_HPARAMS: HParamSpecs<RlooConfig> = {
   iterations: { type: "integer", min: 1 },
   lr: { type: "number", min: 0, minExclusive: true },
   anneal_lr: { type: "boolean" },
+  max_grad_norm: { type: "number", min: 0 },
 };
 
 /**
@@ -139,70 +128,35 @@ function batchInputs(g: Graph, n: number, dtype: DType) {
   };
 }
 
+/** k responses per prompt, each a single action whose log-prob is the sum over its tokens. */
 async function* train(ctx: TrainContext, c: RlooConfig): AsyncGenerator<Checkpoint> {
-  const { env, policy } = ctx;
-  const k = env.actions, dtype = policy.dtype, n = c.prompts * c.k;
+  const { env } = ctx;
+  const dtype = env.dtype, n = c.prompts * c.k;
   const reward = await ctx.trainingReward(c.reward);
 
   const g = new G();
-  const logpFlat = g.reshape(policy.logProbs(g), [env.contexts * k]); // [X·K]
-  const idx = g.input("batch.idx", [n], "int64"); // x·K + y
-  const inputs = batchInputs(g, n, dtype);
-  const out = rlooLoss(g, { logp: g.gather(logpFlat, idx), ...inputs, k: c.k });
-  const trainer = await Trainer.create(ctx.rt, g.mean(out.loss), policy.init(), {
-    metrics: { kl: g.mean(out.kl), score: g.mean(inputs.score) },
-  });
-  const readLogp = await compileLogProbs(ctx.rt, policy);
-
-  const sampling = ctx.rng("sampling");
-  const hp = { "hp.kl_coef": scalar(dtype, c.kl_coef) };
-  const at = checkpointSteps(c.iterations, ctx.checkpoints);
-  for (let step = 1; step <= c.iterations; step++) {
-    const oldLogpAll = await readLogp(trainer.params);
-    const batch = sampleGroups(env, expTable(oldLogpAll), c.prompts, c.k, sampling);
-    const flat = Array.from(batch.x, (x, i) => x * k + batch.y[i]!);
-    const metrics = await trainer.step({
-      "batch.idx": indices(flat),
-      "batch.old_logp": vector(dtype, flat.map((f) => oldLogpAll[f]!)),
-      "batch.ref_logp": vector(dtype, flat.map((f) => env.refLogProbs[f]!)),
-      "batch.score": vector(dtype, flat.map((f) => reward[f]!)),
-      ...hp,
-    }, c.anneal_lr ? annealedLr(c.lr, step, c.iterations) : c.lr);
-    ctx.onStep?.(step, metrics);
-    if (at.has(step)) yield { step, probs: expTable(await readLogp(trainer.params)), metrics };
-  }
-}
-
-/** Text: k completions per prompt, each a single action whose log-prob is the sum over its tokens. */
-async function* trainText(ctx: TextTrainContext, c: RlooConfig): AsyncGenerator<TextCheckpoint> {
-  const { env, policy } = ctx;
-  const dtype = policy.dtype, n = c.prompts * c.k;
-  const scorer = await ctx.trainingReward(c.reward);
-
-  const g = new G();
-  const seq = sequenceNodes(g, policy, n);
+  const seq = env.nodes(g, n);
   const inputs = batchInputs(g, n, dtype);
   const out = rlooLoss(g, { logp: seq.seqLogp, ...inputs, k: c.k });
-  const trainer = await Trainer.create(ctx.rt, g.mean(out.loss), initialParams(policy), {
-    adamw: { clipNorm: 1 },
+  const trainer = await Trainer.create(ctx.rt, g.mean(out.loss), env.initialParams(), {
+    adamw: clipNorm(c.max_grad_norm),
     metrics: { kl: g.mean(out.kl), score: g.mean(inputs.score) },
   });
 
   const sampling = ctx.rng("sampling");
-  const hp = { "hp.kl_coef": scalar(dtype, c.kl_coef) };
+  const hp = scalarFeeds(dtype, { kl_coef: c.kl_coef });
   const at = checkpointSteps(c.iterations, ctx.checkpoints);
   for (let step = 1; step <= c.iterations; step++) {
-    const current = policy.withParams(trainer.params);
-    const r = await rolloutText(env, current, { scorer, prompts: c.prompts, group: c.k, rng: sampling });
+    const r = await env.rollout(trainer.params, { prompts: c.prompts, group: c.k, rng: sampling });
     const metrics = await trainer.step({
-      ...sequenceFeeds(policy, r.comp.prompts, r.comp.responses),
+      ...env.feeds(r),
       "batch.old_logp": vector(dtype, sequenceSums(r.old)),
       "batch.ref_logp": vector(dtype, sequenceSums(r.ref)),
-      "batch.score": vector(dtype, r.scores),
+      "batch.score": vector(dtype, await reward(r)),
       ...hp,
-    }, c.anneal_lr ? annealedLr(c.lr, step, c.iterations) : c.lr);
+    }, stepLr(c, step, c.iterations));
     ctx.onStep?.(step, metrics);
-    if (at.has(step)) yield gptCheckpoint(policy, trainer.params, step, metrics);
+    if (at.has(step)) yield trained(step, trainer.params, metrics);
   }
 }
 
@@ -216,5 +170,4 @@ export const rloo = {
   hparams: RLOO_HPARAMS,
   train,
   textDefaults: RLOO_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<RlooConfig>;

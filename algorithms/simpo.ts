@@ -22,8 +22,8 @@
 import type { Graph, Tensor } from "../engine/graph.ts";
 import type { HParamSpecs } from "./_hparams.ts";
 import type { PairwiseLoss, PairwiseRun } from "./_pairwise.ts";
-import { trainPairwise, trainPairwiseText } from "./_pairwise.ts";
-import type { PolicyAlgorithm, TextTrainContext, TrainContext } from "./types.ts";
+import { trainPairwise } from "./_pairwise.ts";
+import type { PolicyAlgorithm, TrainContext } from "./types.ts";
 
 /** SimPO hyperparameters (snake_case, as in suite files). */
 export type SimpoConfig = {
@@ -39,6 +39,8 @@ export type SimpoConfig = {
   anneal_lr: boolean;
   /** Pairs per step; 0 means the whole dataset every step. */
   batch_size: number;
+  /** Global gradient-norm clip; 0 turns it off (a table's steps need none, a GPT's do). */
+  max_grad_norm: number;
 };
 
 /** Defaults: full-batch steps on the (small) bandit datasets; γ/β = 0.5 as the paper recommends. */
@@ -49,6 +51,7 @@ export const SIMPO_DEFAULTS: Readonly<SimpoConfig> = {
   lr: 0.1,
   anneal_lr: true,
   batch_size: 0,
+  max_grad_norm: 0,
 };
 
 /** Allowed values of every SimPO hyperparameter. */
@@ -59,6 +62,7 @@ export const SIMPO_HPARAMS: HParamSpecs<SimpoConfig> = {
   lr: { type: "number", min: 0, minExclusive: true },
   anneal_lr: { type: "boolean" },
   batch_size: { type: "integer", min: 0 },
+  max_grad_norm: { type: "number", min: 0 },
 };
 
 /**
@@ -70,6 +74,7 @@ export const SIMPO_TEXT_DEFAULTS: Readonly<SimpoConfig> = {
   steps: 400,
   lr: 1e-3,
   batch_size: 32,
+  max_grad_norm: 1,
 };
 
 /**
@@ -90,18 +95,15 @@ function run(c: SimpoConfig): PairwiseRun {
     lr: c.lr,
     anneal_lr: c.anneal_lr,
     batch_size: c.batch_size,
+    max_grad_norm: c.max_grad_norm,
     // No π_ref in the margin; log-probs divided by response length (a no-op on one-token bandits).
     margin: { reference: false, lengthNormalize: true },
   };
 }
 
+/** The loss on per-token average log-probs of whole responses. */
 function train(ctx: TrainContext, c: SimpoConfig) {
   return trainPairwise(ctx, loss, run(c));
-}
-
-/** Text: the same loss on per-token average log-probs of whole responses. */
-function trainText(ctx: TextTrainContext, c: SimpoConfig) {
-  return trainPairwiseText(ctx, loss, run(c));
 }
 
 /** The SimPO plugin. */
@@ -114,5 +116,4 @@ export const simpo = {
   hparams: SIMPO_HPARAMS,
   train,
   textDefaults: SIMPO_TEXT_DEFAULTS,
-  trainText,
 } satisfies PolicyAlgorithm<SimpoConfig>;

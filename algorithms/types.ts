@@ -1,37 +1,25 @@
 /**
  * What an algorithm plugin is, and what it is given. An algorithm knows these interfaces — a policy
- * written in engine ops, an environment, a preference dataset, a reward — never a concrete task;
- * `bench/` builds the context for each cell.
+ * environment ({@link PolicyEnv}: the policy's graph nodes over rows of prompts and responses, its
+ * rollouts, π_ref), a preference dataset, a reward of rows — never a concrete task; `bench/` builds the
+ * context for each cell. A bandit is the environment whose prompts and responses are one token each,
+ * so every algorithm has one `train` that runs on bandits and on text alike.
  *
- * Two environments, two entry points. On a bandit ({@link TrainContext}) a policy is a table and
- * everything is exact: a checkpoint is the action distribution itself. On text
- * ({@link TextTrainContext}) a policy is a GPT read through {@link SequencePolicy}, rewards come from
- * a scorer of sampled texts, and a checkpoint is a sampler the evaluator draws completions from.
- * A bandit *is* a sequence of length one, but its exactness (closed-form KL, the oracle, whole-table
- * updates) is what the bandit tests check, and forcing tables through the sequence machinery would
- * blur each file; so every algorithm file keeps one `train` (bandit) and one `trainText` (text), each
- * reading top to bottom, sharing the loss functions between them. `textDefaults` are the
- * hyperparameters a text task starts from (learning rates for a GPT are not those of a table).
+ * `defaults` are the hyperparameters a bandit starts from and `textDefaults` those of a text task
+ * (learning rates for a GPT are not those of a table); a suite's values override either.
  *
  * @module
  */
+import type { TensorData } from "../engine/graph.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
-import type { Bandit, PreferencePairs } from "../envs/bandit.ts";
-import type { TextEnv, TextPairs } from "../envs/text.ts";
-import type { TextScorer } from "../models/classifier.ts";
-import type { Tokenizer } from "../models/tokenizer.ts";
-import type {
-  Completions,
-  SampleOptions,
-  SequencePolicy,
-  TrainablePolicy,
-} from "../models/sequence_policy.ts";
-import type { TablePolicy, TableScorer } from "../models/tabular.ts";
+import type { PairData, PolicyEnv, Reward } from "../envs/policy_env.ts";
+import type { ScorerEnv } from "../envs/scorer_env.ts";
+import type { Completions, SampleOptions } from "../models/sequence_policy.ts";
 import type { HParamSpecs, HParamValue } from "./_hparams.ts";
 
-/** What data an algorithm consumes and how (the DESIGN's table). */
+/** What data an algorithm consumes and how. */
 export type AlgorithmKind = "offline-pairwise" | "online-rl" | "inference-time" | "supervised";
 
 /** Which reward an online method or best-of-n optimizes. */
@@ -45,14 +33,12 @@ export type HParams = Record<string, HParamValue>;
 /** Everything one cell's training may use. */
 export interface TrainContext {
   readonly rt: Runtime;
-  /** The environment: contexts, actions, π_ref and (for exact methods) the reward tables. */
-  readonly env: Bandit;
-  /** The policy to train, initialized at π_ref. */
-  readonly policy: TablePolicy;
-  /** The cell's preference dataset, drawn from π_ref and labelled by the task's feedback. */
-  readonly pairs: PreferencePairs;
-  /** The reward table `[X, K]` to optimize: the gold reward, or a reward model fit on `pairs`. */
-  trainingReward(source: RewardSource): Promise<Float64Array>;
+  /** The policy to train (initialized at π_ref) in its environment. */
+  readonly env: PolicyEnv;
+  /** The cell's preference pairs, drawn from π_ref and labelled by the task's feedback. */
+  readonly pairs: PairData;
+  /** The reward to optimize: the gold reward, or a reward model fit on `pairs`. */
+  trainingReward(source: RewardSource): Promise<Reward>;
   /** The cell's random stream for a purpose ("sampling", "minibatch", "init"). */
   rng(purpose: string): Rng;
   /** How many checkpoints to yield over training (the last one at the final step). */
@@ -61,52 +47,31 @@ export interface TrainContext {
   readonly onStep?: (step: number, metrics: StepMetrics) => void;
 }
 
+/** What the evaluator samples from at an inference-time checkpoint. */
+export interface Sampler {
+  /** One response per prompt, at the options' temperature. */
+  sample(prompts: readonly (readonly number[])[], options: SampleOptions): Promise<Completions>;
+}
+
+/**
+ * A policy at a checkpoint, in one of three forms: trained parameters (the environment's model at
+ * those values); an inference-time sampler with the KL it reports itself (best-of-n: the analytic
+ * bound); or, on an enumerable response space ({@link PolicyEnv.support}), the exact distribution.
+ */
+export type CheckpointPolicy =
+  | { readonly params: ReadonlyMap<string, TensorData> }
+  | { readonly sampler: Sampler; readonly kl: number }
+  | {
+    /** π(y|x) `[prompts, responses]` row-major, in the order of the support. */
+    readonly distribution: Float64Array;
+  };
+
 /** A policy at some point of training, as the evaluator needs it. */
 export interface Checkpoint {
   /** Optimizer steps taken (0 for inference-time methods). */
   readonly step: number;
-  /** π(y|x), `[X, K]` row-major: on bandits the evaluator needs nothing else. */
-  readonly probs: Float64Array;
-  /** The last step's training metrics (loss, grad_norm, ...). */
-  readonly metrics: Readonly<Record<string, number>>;
-}
-
-/** Everything one text cell's training may use. */
-export interface TextTrainContext {
-  readonly rt: Runtime;
-  /** Prompts, the gold scorer, π_ref and the completion length. */
-  readonly env: TextEnv;
-  /**
-   * The policy to train (from `policy.params`): π_ref's GPT, or any trainable sequence model such as
-   * an imported ONNX causal LM.
-   */
-  readonly policy: TrainablePolicy;
-  /** The cell's preference pairs: two completions of π_ref per training prompt, labelled by the gold reward. */
-  readonly pairs: TextPairs;
-  /** The reward to optimize: the gold scorer, or a reward model fit on `pairs`. */
-  trainingReward(source: RewardSource): Promise<TextScorer>;
-  rng(purpose: string): Rng;
-  readonly checkpoints: number;
-  readonly onStep?: (step: number, metrics: StepMetrics) => void;
-}
-
-/** What the evaluator samples from at a text checkpoint. */
-export interface TextSampler {
-  /** One completion per prompt, at the options' temperature. */
-  sample(prompts: readonly (readonly number[])[], options: SampleOptions): Promise<Completions>;
-}
-
-/** A text policy at some point of training. */
-export interface TextCheckpoint {
-  readonly step: number;
-  /**
-   * A model with exact next-token distributions (the evaluator measures KL along its samples), or an
-   * inference-time sampler with the KL it reports itself (best-of-n: the analytic bound).
-   */
-  readonly policy: { readonly model: SequencePolicy } | {
-    readonly sampler: TextSampler;
-    readonly kl: number;
-  };
+  readonly policy: CheckpointPolicy;
+  /** Training metrics (loss, grad_norm, ...). */
   readonly metrics: Readonly<Record<string, number>>;
 }
 
@@ -117,8 +82,10 @@ interface PluginBase<C extends HParams> {
   readonly kind: AlgorithmKind;
   /** One line for `--help`. */
   readonly summary: string;
-  /** Default hyperparameters. */
+  /** Default hyperparameters on bandits. */
   readonly defaults: Readonly<C>;
+  /** Default hyperparameters on text tasks. */
+  readonly textDefaults: Readonly<C>;
   /** Type and allowed range of every hyperparameter (validation and `--help`). */
   readonly hparams: HParamSpecs<C>;
 }
@@ -130,42 +97,22 @@ export interface PolicyAlgorithm<C extends HParams = HParams> extends PluginBase
   readonly knob: keyof C & string;
   /** Trains (or, for inference-time methods, computes) the policy, yielding checkpoints. */
   train(ctx: TrainContext, config: C): AsyncGenerator<Checkpoint>;
-  /** Hyperparameters a text task starts from (a suite's values override them). */
-  readonly textDefaults: Readonly<C>;
-  /** The same on a text environment: a GPT policy, sampled completions, a text scorer. */
-  trainText(ctx: TextTrainContext, config: C): AsyncGenerator<TextCheckpoint>;
 }
 
 /** What fitting a scorer is given. */
 export interface FitContext {
   readonly rt: Runtime;
-  /** The scorer model (a table, or linear in the task's features). */
-  readonly scorer: TableScorer;
-  readonly pairs: PreferencePairs;
-  readonly onStep?: (step: number, metrics: StepMetrics) => void;
-}
-
-/** A fitted scorer: its scores for every (context, action) and final metrics. */
-export interface FittedScorer {
-  /** s(x, y), `[X, K]`. */
-  readonly scores: Float64Array;
-  readonly metrics: Readonly<Record<string, number>>;
-}
-
-/** What fitting a scorer on text is given. */
-export interface TextFitContext {
-  readonly rt: Runtime;
-  /** The task's tokenizer: the scorer reads texts as the gold scorer does. */
-  readonly tokenizer: Tokenizer;
-  readonly pairs: TextPairs;
+  /** The scorer model of the task (a table, linear in features, a small text classifier). */
+  readonly scorer: ScorerEnv;
+  readonly pairs: PairData;
   /** The random stream for a purpose ("init", "minibatch"). */
   rng(purpose: string): Rng;
   readonly onStep?: (step: number, metrics: StepMetrics) => void;
 }
 
-/** A fitted text scorer and its final metrics. */
-export interface FittedTextScorer {
-  readonly scorer: TextScorer;
+/** A fitted scorer: the reward it gives rows, and the fit's final metrics. */
+export interface FittedScorer {
+  readonly reward: Reward;
   readonly metrics: Readonly<Record<string, number>>;
 }
 
@@ -173,10 +120,6 @@ export interface FittedTextScorer {
 export interface ScorerAlgorithm<C extends HParams = HParams> extends PluginBase<C> {
   readonly kind: "supervised";
   fit(ctx: FitContext, config: C): Promise<FittedScorer>;
-  /** Hyperparameters on text tasks. */
-  readonly textDefaults: Readonly<C>;
-  /** The same on text: a scorer of whole texts, fit on pairs of completions. */
-  fitText(ctx: TextFitContext, config: C): Promise<FittedTextScorer>;
 }
 
 /** Any plugin in the registry. */

@@ -20,20 +20,21 @@
 import { rewardModel, type RewardModelConfig } from "../algorithms/reward_model.ts";
 import { getAlgorithm } from "../algorithms/registry.ts";
 import { parseHParams } from "../algorithms/mod.ts";
-import type { TextScorer } from "../models/classifier.ts";
 import type {
-  FittedTextScorer,
+  Checkpoint,
+  FittedScorer,
   HParams,
   PolicyAlgorithm,
   RewardSource,
-  TextCheckpoint,
-  TextTrainContext,
   TrainContext,
 } from "../algorithms/types.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
 import type { PreferencePairs } from "../envs/bandit.ts";
+import { allRows, banditPolicyEnv, banditScorerEnv, pairRows, tableReward } from "../envs/bandit_policy.ts";
+import type { PairData, PolicyEnv, Reward } from "../envs/policy_env.ts";
+import { textPolicyEnv, textReward, textScorerEnv } from "../envs/text_policy.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { taskPairs, taskPolicy, taskScorer } from "../tasks/bandits.ts";
 import type { TextPairs } from "../envs/text.ts";
@@ -50,7 +51,7 @@ import type {
 import { referenceCompletions, referenceSweep, suiteJudge, temperatureSweep } from "./winrates.ts";
 import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { TextBaseline } from "./evaluate.ts";
-import { evaluateBandit, evaluateText, textBaseline } from "./evaluate.ts";
+import { banditProbs, evaluateBandit, evaluateText, textBaseline, textPolicy } from "./evaluate.ts";
 import { round6 } from "../results/mod.ts";
 import type { Cell, DivergenceLimits, JudgeSpec } from "./suite.ts";
 
@@ -86,7 +87,7 @@ export interface LoadedText {
   readonly baseline: TextBaseline;
   readonly pairs: Map<number, Promise<TextPairs>>;
   /** Proxy reward models fit in this run, by seed (fitting is deterministic, so sharing is exact). */
-  readonly proxies: Map<number, Promise<FittedTextScorer>>;
+  readonly proxies: Map<number, Promise<FittedScorer>>;
   /** Tasks with a judge: π_ref's completions per temperature and its own sweep, drawn once. */
   readonly judged: {
     readonly judge: Judge;
@@ -171,15 +172,24 @@ export function checkCheckpoint(
   }
 }
 
+/** What a cell's loop needs of its task: the training context's parts and a checkpoint's evaluation. */
+interface CellTask {
+  readonly env: PolicyEnv;
+  readonly pairs: PairData;
+  trainingReward(source: RewardSource): Promise<Reward>;
+  /** The evaluator's record of a checkpoint (the caller adds the wall time). */
+  evaluate(ck: Checkpoint): Promise<Omit<CheckpointRecord, "wallSeconds">>;
+  /** Work on the final checkpoint once training ended (judged win rates). */
+  finish(last: Checkpoint): Promise<void>;
+}
+
 /**
  * Trains and evaluates one cell. Divergence and errors become a record with status "failed", not an
  * exception; an abort through `hooks.signal` returns null.
  */
 export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): Promise<CellRecord | null> {
-  if (isTextTask(cell.task) || env.textSpecs?.has(cell.task)) return runTextCell(cell, env, hooks);
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
-  const task = env.tasks.get(cell.task)!;
   const alg = getAlgorithm(cell.algorithm) as PolicyAlgorithm;
   const record: CellRecord = {
     id: cell.id,
@@ -194,51 +204,116 @@ export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): 
     checkpoints: [],
     wallSeconds: 0,
   };
-  const pairs = cellPairs(task, cell.seed);
-  // Set when the algorithm asks for the proxy reward; the evaluator then logs the proxy beside the gold.
-  const used: { proxy: Proxy | null } = { proxy: null };
   let lastStep: number | null = null;
-  const ctx: TrainContext = {
-    rt: env.rt,
-    env: task.bandit,
-    policy: taskPolicy(task),
-    pairs,
-    trainingReward: async (source: RewardSource) => {
-      if (source === "gold") return task.bandit.reward;
-      const proxy = used.proxy = await fitProxy(env, task, cell.seed, pairs);
-      record.rewardModel = proxy.metrics;
-      return proxy.scores;
-    },
-    rng: (purpose) => Rng.stream(cell.seed, "cell", cell.id, purpose),
-    checkpoints: env.checkpoints,
-    onStep: (step, metrics) => {
-      if (hooks.signal?.aborted) throw new Interrupted();
-      lastStep = step;
-      checkStep(step, metrics, env.divergence);
-      hooks.onStep?.(step, metrics);
-    },
-  };
   try {
+    const task = isTextTask(cell.task) || env.textSpecs?.has(cell.task)
+      ? await textCellTask(cell, env, record)
+      : await banditCellTask(cell, env, record);
+    const ctx: TrainContext = {
+      rt: env.rt,
+      env: task.env,
+      pairs: task.pairs,
+      trainingReward: (source) => task.trainingReward(source),
+      rng: (purpose) => Rng.stream(cell.seed, "cell", cell.id, purpose),
+      checkpoints: env.checkpoints,
+      onStep: (step, metrics) => {
+        if (hooks.signal?.aborted) throw new Interrupted();
+        lastStep = step;
+        checkStep(step, metrics, env.divergence);
+        hooks.onStep?.(step, metrics);
+      },
+    };
+    let last: Checkpoint | null = null;
     for await (const ck of alg.train(ctx, cell.hparams)) {
-      const { probs, ...e } = evaluateBandit(task.bandit, ck.probs, used.proxy?.scores ?? null);
-      checkCheckpoint({ step: ck.step, ...e }, env.divergence);
-      const rec: CheckpointRecord = {
-        step: ck.step,
-        ...e,
-        wallSeconds: seconds(),
-        metrics: { ...ck.metrics },
-      };
-      rec.probs = probs.map((row) => row.map(round6));
+      last = ck;
+      const e = await task.evaluate(ck);
+      checkCheckpoint(e, env.divergence);
+      const rec: CheckpointRecord = { ...e, wallSeconds: seconds() };
       record.checkpoints.push(rec);
       hooks.onCheckpoint?.(rec);
       if (hooks.signal?.aborted) throw new Interrupted();
     }
-    if (record.checkpoints.length === 0) throw new Error(`${alg.name} yielded no checkpoint`);
+    if (record.checkpoints.length === 0 || !last) throw new Error(`${alg.name} yielded no checkpoint`);
+    await task.finish(last);
   } catch (e) {
     if (e instanceof Interrupted || hooks.signal?.aborted) return null;
     markFailed(record, e, lastStep);
   }
   return finishRecord(record, seconds());
+}
+
+/** A bandit cell: exact evaluation of every checkpoint's action distribution. */
+async function banditCellTask(cell: Cell, env: CellEnv, record: CellRecord): Promise<CellTask> {
+  const task = env.tasks.get(cell.task)!;
+  const pairs = cellPairs(task, cell.seed);
+  const policyEnv = await banditPolicyEnv(env.rt, task.bandit, taskPolicy(task));
+  // Set when the algorithm asks for the proxy reward; the evaluator then logs the proxy beside the gold.
+  let proxy: Proxy | null = null;
+  return {
+    env: policyEnv,
+    pairs: pairRows(pairs),
+    async trainingReward(source) {
+      if (source === "gold") return tableReward(task.bandit, task.bandit.reward);
+      proxy = await fitProxy(env, task, cell.seed, pairs);
+      record.rewardModel = proxy.metrics;
+      return tableReward(task.bandit, proxy.scores);
+    },
+    async evaluate(ck) {
+      const probs = await banditProbs(policyEnv, ck.policy);
+      const { probs: table, ...e } = evaluateBandit(task.bandit, probs, proxy?.scores ?? null);
+      return { step: ck.step, ...e, metrics: { ...ck.metrics }, probs: table.map((row) => row.map(round6)) };
+    },
+    finish: () => Promise.resolve(),
+  };
+}
+
+/** A text cell: checkpoints sampled on held-out prompts; judged tasks sweep temperatures at the end. */
+async function textCellTask(cell: Cell, env: CellEnv, record: CellRecord): Promise<CellTask> {
+  const task = await loadText(env, cell.task);
+  const pairs = await textCellPairs(task, cell.seed);
+  const policy = task.env.reference;
+  let proxy: Reward | null = null;
+  record.referenceReward = task.baseline.rewards.reduce((a, v) => a + v, 0) / task.baseline.rewards.length;
+  return {
+    env: textPolicyEnv(task.env, policy),
+    pairs,
+    async trainingReward(source) {
+      if (source === "gold") return textReward(task.env.tokenizer, task.env.gold);
+      const fitted = await fitTextProxy(env, task, cell.seed);
+      record.rewardModel = { ...fitted.metrics };
+      return proxy = fitted.reward;
+    },
+    async evaluate(ck) {
+      const e = await evaluateText(task.env, { policy: textPolicy(policy, ck.policy) }, {
+        rng: Rng.stream(cell.seed, "cell", cell.id, "eval", String(ck.step)),
+        baseline: task.baseline,
+        proxy,
+      });
+      return {
+        step: ck.step,
+        kl: e.kl,
+        reward: e.reward,
+        winRate: e.winRate,
+        metrics: { ...ck.metrics, "eval/kl_stderr": e.klStderr, "eval/reward_stderr": e.rewardStderr },
+        samples: e.samples,
+        ...(e.proxyReward !== undefined ? { proxyReward: e.proxyReward } : {}),
+        ...(task.judged ? { completions: e.completions } : {}),
+      };
+    },
+    async finish(last) {
+      if (!task.judged) return;
+      // The final policy's win rates against the references and π_ref at every temperature.
+      const j = task.judged;
+      record.temperatureWins = await temperatureSweep(
+        task.env,
+        j.judge,
+        textPolicy(policy, last.policy),
+        await j.refs,
+        (purpose) => Rng.stream(cell.seed, "cell", cell.id, "win-rates", purpose),
+      );
+      record.referenceTemperatureWins = await j.sweep;
+    },
+  };
 }
 
 function fitProxy(env: CellEnv, task: BanditTask, seed: number, pairs: PreferencePairs): Promise<Proxy> {
@@ -247,12 +322,13 @@ function fitProxy(env: CellEnv, task: BanditTask, seed: number, pairs: Preferenc
   if (!p) {
     p = rewardModel.fit({
       rt: env.rt,
-      scorer: taskScorer(task),
-      pairs,
+      scorer: banditScorerEnv(task.bandit, taskScorer(task)),
+      pairs: pairRows(pairs),
+      rng: (purpose) => Rng.stream(seed, "proxy", task.name, purpose),
       // The proxy is trained too, so it diverges like a cell; every cell that needs it then fails with its reason.
       onStep: (step, metrics) => checkStep(step, metrics, env.divergence, "reward model: "),
     }, env.rewardModel as RewardModelConfig)
-      .then((f) => ({ scores: f.scores, metrics: { ...f.metrics } }));
+      .then(async (f) => ({ scores: await f.reward(allRows(task.bandit)), metrics: { ...f.metrics } }));
     env.proxies.set(key, p);
   }
   return p;
@@ -291,15 +367,15 @@ export function textCellPairs(t: LoadedText, seed: number): Promise<TextPairs> {
   return p;
 }
 
-/** The text proxy reward of a task and seed: the reward model's text path on that seed's pairs. */
-function fitTextProxy(env: CellEnv, t: LoadedText, seed: number): Promise<FittedTextScorer> {
+/** The text proxy reward of a task and seed: the reward model fit on that seed's pairs. */
+function fitTextProxy(env: CellEnv, t: LoadedText, seed: number): Promise<FittedScorer> {
   let p = t.proxies.get(seed);
   if (!p) {
     p = textCellPairs(t, seed).then((pairs) =>
-      rewardModel.fitText(
+      rewardModel.fit(
         {
           rt: env.rt,
-          tokenizer: t.env.tokenizer,
+          scorer: textScorerEnv(t.env.tokenizer),
           pairs,
           rng: (purpose) => Rng.stream(seed, "proxy", t.spec.name, purpose),
           onStep: (step, metrics) => checkStep(step, metrics, env.divergence, "reward model: "),
@@ -315,94 +391,6 @@ function fitTextProxy(env: CellEnv, t: LoadedText, seed: number): Promise<Fitted
     t.proxies.set(seed, p);
   }
   return p;
-}
-
-/** {@link runCell} on a text task. */
-async function runTextCell(cell: Cell, env: CellEnv, hooks: CellHooks): Promise<CellRecord | null> {
-  const t0 = performance.now();
-  const seconds = () => (performance.now() - t0) / 1000;
-  const alg = getAlgorithm(cell.algorithm) as PolicyAlgorithm;
-  const record: CellRecord = {
-    id: cell.id,
-    task: cell.task,
-    algorithm: cell.algorithm,
-    series: cell.series,
-    knob: cell.knob,
-    knobValue: cell.knobValue,
-    hparams: cell.hparams,
-    seed: cell.seed,
-    status: "ok",
-    checkpoints: [],
-    wallSeconds: 0,
-  };
-  let lastStep: number | null = null;
-  try {
-    const task = await loadText(env, cell.task);
-    const pairs = await textCellPairs(task, cell.seed);
-    const used: { proxy: TextScorer | null } = { proxy: null };
-    record.referenceReward = task.baseline.rewards.reduce((a, v) => a + v, 0) / task.baseline.rewards.length;
-    const ctx: TextTrainContext = {
-      rt: env.rt,
-      env: task.env,
-      policy: task.env.reference,
-      pairs,
-      trainingReward: async (source: RewardSource) => {
-        if (source === "gold") return task.env.gold;
-        const proxy = await fitTextProxy(env, task, cell.seed);
-        record.rewardModel = { ...proxy.metrics };
-        return used.proxy = proxy.scorer;
-      },
-      rng: (purpose) => Rng.stream(cell.seed, "cell", cell.id, purpose),
-      checkpoints: env.checkpoints,
-      onStep: (step, metrics) => {
-        if (hooks.signal?.aborted) throw new Interrupted();
-        lastStep = step;
-        checkStep(step, metrics, env.divergence);
-        hooks.onStep?.(step, metrics);
-      },
-    };
-    let last: TextCheckpoint | null = null;
-    for await (const ck of alg.trainText(ctx, cell.hparams)) {
-      last = ck;
-      const e = await evaluateText(task.env, ck, {
-        rng: Rng.stream(cell.seed, "cell", cell.id, "eval", String(ck.step)),
-        baseline: task.baseline,
-        proxy: used.proxy,
-      });
-      checkCheckpoint({ step: ck.step, ...e }, env.divergence);
-      const rec: CheckpointRecord = {
-        step: ck.step,
-        kl: e.kl,
-        reward: e.reward,
-        winRate: e.winRate,
-        wallSeconds: seconds(),
-        metrics: { ...ck.metrics, "eval/kl_stderr": e.klStderr, "eval/reward_stderr": e.rewardStderr },
-        samples: e.samples,
-      };
-      if (e.proxyReward !== undefined) rec.proxyReward = e.proxyReward;
-      if (task.judged) rec.completions = e.completions;
-      record.checkpoints.push(rec);
-      hooks.onCheckpoint?.(rec);
-      if (hooks.signal?.aborted) throw new Interrupted();
-    }
-    if (record.checkpoints.length === 0 || !last) throw new Error(`${alg.name} yielded no checkpoint`);
-    if (task.judged) {
-      // The final policy's win rates against the references and π_ref at every temperature.
-      const j = task.judged;
-      record.temperatureWins = await temperatureSweep(
-        task.env,
-        j.judge,
-        last.policy,
-        await j.refs,
-        (purpose) => Rng.stream(cell.seed, "cell", cell.id, "win-rates", purpose),
-      );
-      record.referenceTemperatureWins = await j.sweep;
-    }
-  } catch (e) {
-    if (e instanceof Interrupted || hooks.signal?.aborted) return null;
-    markFailed(record, e, lastStep);
-  }
-  return finishRecord(record, seconds());
 }
 
 /** Records why a cell stopped: the reason, the step and its last good checkpoint. */

@@ -1,17 +1,19 @@
 /**
- * The evaluator: one yardstick for every algorithm. On a bandit a checkpoint is its action
+ * The evaluator: one yardstick for every algorithm. On a bandit a checkpoint is read as its action
  * distribution, and everything is computed exactly from it: KL(π‖π_ref), expected gold reward, the
  * gold win rate against π_ref (ties ½) and, for cells trained on a proxy, the expected proxy reward.
  * On text a checkpoint is sampled on the held-out prompts and measured by the same estimators for all.
  *
  * @module
  */
-import type { TextCheckpoint } from "../algorithms/types.ts";
+import type { CheckpointPolicy, Sampler } from "../algorithms/types.ts";
+import type { BanditPolicyEnv } from "../envs/bandit_policy.ts";
+import type { Reward } from "../envs/policy_env.ts";
+import type { SequencePolicy, TrainablePolicy } from "../models/sequence_policy.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { Bandit } from "../envs/bandit.ts";
 import type { TextEnv } from "../envs/text.ts";
-import { completionTexts, goldRewards, klAlongSamples, meanStderr } from "../envs/text.ts";
-import type { TextScorer } from "../models/classifier.ts";
+import { goldRewards, klAlongSamples, meanStderr } from "../envs/text.ts";
 import type { SampleRecord } from "../results/mod.ts";
 import { exactKl, expectedReward, winRateVsRef } from "../envs/bandit.ts";
 
@@ -38,6 +40,29 @@ export function evaluateBandit(b: Bandit, probs: Float64Array, proxy: Float64Arr
   };
   if (proxy) e.proxyReward = expectedReward(b, probs, proxy);
   return e;
+}
+
+/**
+ * A bandit checkpoint's action distribution `[X, K]`: the trained table's, or the exact distribution
+ * an inference-time method computed. A sampler alone cannot be evaluated exactly, and is refused.
+ */
+export async function banditProbs(env: BanditPolicyEnv, p: CheckpointPolicy): Promise<Float64Array> {
+  if ("params" in p) return await env.probs(p.params);
+  if ("distribution" in p) return p.distribution;
+  throw new Error("a bandit checkpoint must give parameters or an exact distribution, not only a sampler");
+}
+
+/** A text checkpoint as the evaluator samples it: a model with exact next-token distributions, or a sampler. */
+export type TextPolicy = { readonly model: SequencePolicy } | {
+  readonly sampler: Sampler;
+  readonly kl: number;
+};
+
+/** A text checkpoint's policy: the trained parameters in `policy`'s model, or the checkpoint's sampler. */
+export function textPolicy(policy: TrainablePolicy, p: CheckpointPolicy): TextPolicy {
+  if ("params" in p) return { model: policy.withParams(p.params) };
+  if ("sampler" in p) return p;
+  throw new Error("a text checkpoint must give parameters or a sampler, not a distribution");
 }
 
 /** What the evaluator reports for one text checkpoint. */
@@ -88,8 +113,8 @@ function evalRows(env: TextEnv): { ids: readonly number[]; text: string }[] {
  */
 export async function evaluateText(
   env: TextEnv,
-  ck: TextCheckpoint,
-  opts: { rng: Rng; baseline: TextBaseline; proxy: TextScorer | null },
+  ck: { readonly policy: TextPolicy },
+  opts: { rng: Rng; baseline: TextBaseline; proxy: Reward | null },
 ): Promise<TextEvaluation> {
   const rows = evalRows(env), prompts = rows.map((p) => p.ids);
   const options = { rng: opts.rng, maxNewTokens: env.maxNewTokens, eos: env.tokenizer.special.eos };
@@ -108,7 +133,6 @@ export async function evaluateText(
     const b = opts.baseline.rewards[i]!;
     wins += r > b ? 1 : r === b ? 0.5 : 0;
   });
-  const texts = completionTexts(env.tokenizer, comp);
   const e: TextEvaluation = {
     kl: kl.mean,
     klStderr: Number.isFinite(kl.stderr) ? kl.stderr : 0,
@@ -131,7 +155,7 @@ export async function evaluateText(
     }),
   };
   if (opts.proxy) {
-    const proxy = await opts.proxy.score(texts);
+    const proxy = await opts.proxy(comp);
     e.proxyReward = meanStderr(proxy).mean;
     e.samples.forEach((s, i) => (s.proxyReward = proxy[i * completionsPerPrompt(env)]!));
   }

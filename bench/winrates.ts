@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { TextCheckpoint } from "../algorithms/types.ts";
+import type { TextPolicy } from "./evaluate.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
 import type { Judge } from "../models/judge.ts";
@@ -49,7 +49,7 @@ export async function suiteJudge(spec: JudgeSpec | undefined, task: TextTask, rt
 /** The name π_ref's own rows take in the temperature sweep. */
 export const REFERENCE_SERIES = "π_ref";
 
-type Policy = TextCheckpoint["policy"];
+type Policy = TextPolicy;
 
 /** One completion (response text) per held-out prompt, at `temperature`. */
 export async function completionsAt(

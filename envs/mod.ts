@@ -7,3 +7,7 @@
  */
 export * from "./bandit.ts";
 export * from "./text.ts";
+export * from "./policy_env.ts";
+export * from "./scorer_env.ts";
+export * from "./bandit_policy.ts";
+export * from "./text_policy.ts";

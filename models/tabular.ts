@@ -5,8 +5,9 @@
  *
  * @module
  */
-import type { DType, Graph, Tensor, TensorData } from "../engine/graph.ts";
-import { arrayFor } from "../engine/graph.ts";
+import type { DType, Tensor, TensorData } from "../engine/graph.ts";
+import { arrayFor, Graph } from "../engine/graph.ts";
+import type { Runtime } from "../engine/runtime.ts";
 
 /** A policy over K actions for each of X contexts, written in engine ops. */
 export interface TablePolicy {
@@ -101,4 +102,26 @@ function filled(dtype: "float32" | "float64", n: number, values?: ArrayLike<numb
   const a = arrayFor(dtype, n) as Float32Array | Float64Array;
   if (values) a.set(Array.from(values));
   return a;
+}
+
+/** Reads log π(·|x) for every context off a parameter map: one `session.run`. */
+export type PolicyReader = (params: ReadonlyMap<string, TensorData>) => Promise<Float64Array>;
+
+/**
+ * Compiles the policy's forward pass once; the returned reader gives log π `[X, K]` as float64.
+ * Its graph is the same for every cell of a task, so the session is shared through the runtime cache.
+ */
+export async function compileLogProbs(rt: Runtime, policy: TablePolicy): Promise<PolicyReader> {
+  const g = new Graph();
+  const exe = await rt.compile(g, { logp: policy.logProbs(g) });
+  return async (params) => {
+    const feeds: Record<string, TensorData> = {};
+    for (const s of exe.inputs) {
+      const v = params.get(s.name);
+      if (!v) throw new Error(`Policy forward: no value for parameter "${s.name}"`);
+      feeds[s.name] = v;
+    }
+    const out = (await exe.run(feeds)).logp!;
+    return out instanceof Float64Array ? out : Float64Array.from(out as Float32Array);
+  };
 }

@@ -3,30 +3,38 @@
  * builds, and evaluated checkpoints of an algorithm.
  */
 import { parseHParams } from "../algorithms/_hparams.ts";
-import type { HParams, PolicyAlgorithm, TextTrainContext } from "../algorithms/types.ts";
+import type { HParams, PolicyAlgorithm, TrainContext } from "../algorithms/types.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
 import type { TextEnv, TextPairs } from "../envs/text.ts";
 import { sampleTextPairs } from "../envs/text.ts";
 import type { GptPolicy } from "../models/gpt_policy.ts";
 import type { TextEvaluation } from "../bench/evaluate.ts";
-import { evaluateText, textBaseline } from "../bench/evaluate.ts";
+import { evaluateText, textBaseline, textPolicy } from "../bench/evaluate.ts";
+import type { TextPolicyEnv } from "../envs/text_policy.ts";
+import { textPolicyEnv, textReward } from "../envs/text_policy.ts";
+import type { TrainablePolicy } from "../models/sequence_policy.ts";
 
-/** A training context on a text environment, for one seed. */
+/** A text training context: its environment is a {@link TextPolicyEnv}. */
+export interface TextContext extends TrainContext {
+  readonly env: TextPolicyEnv;
+}
+
+/** A training context on a text environment, for one seed (the policy: π_ref's GPT unless given). */
 export function textContext(
   rt: Runtime,
   env: TextEnv & { reference: GptPolicy },
   pairs: TextPairs,
   seed = 0,
   checkpoints = 1,
-): TextTrainContext {
+  policy: TrainablePolicy = env.reference,
+): TextContext {
   return {
     rt,
-    env,
-    policy: env.reference,
+    env: textPolicyEnv(env, policy),
     pairs,
     trainingReward: (source) => {
-      if (source === "gold") return Promise.resolve(env.gold);
+      if (source === "gold") return Promise.resolve(textReward(env.tokenizer, env.gold));
       throw new Error("the text test helper has no proxy");
     },
     rng: (purpose) => Rng.stream(seed, "cell", "test/text", purpose),
@@ -51,14 +59,15 @@ export async function evaluateAlgorithm(
   const config = parseHParams(alg.name, alg.hparams, alg.textDefaults, overrides);
   const baseline = await textBaseline(env, Rng.stream(0, "eval", "baseline"));
   const evalRng = () => Rng.stream(0, "eval", "test");
-  const reference = await evaluateText(env, { step: 0, policy: { model: env.reference }, metrics: {} }, {
+  const reference = await evaluateText(env, { policy: { model: env.reference } }, {
     rng: evalRng(),
     baseline,
     proxy: null,
   });
   const out: TextEvaluation[] = [];
-  for await (const ck of alg.trainText(textContext(rt, env, pairs, 0, checkpoints), config)) {
-    out.push(await evaluateText(env, ck, { rng: evalRng(), baseline, proxy: null }));
+  for await (const ck of alg.train(textContext(rt, env, pairs, 0, checkpoints), config)) {
+    const policy = textPolicy(env.reference, ck.policy);
+    out.push(await evaluateText(env, { policy }, { rng: evalRng(), baseline, proxy: null }));
   }
   return { reference, checkpoints: out };
 }

@@ -19,7 +19,9 @@ const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
 async function firstStep(alg: PolicyAlgorithm, taskName: string, overrides: HParams): Promise<StepMetrics> {
   let first: StepMetrics | null = null;
   const config = parseHParams(alg.name, alg.hparams, alg.defaults, { ...overrides });
-  const ctx = context(rt, TASKS.get(taskName)!, 0, { onStep: (s, m) => (first ??= s === 1 ? m : null) });
+  const ctx = await context(rt, TASKS.get(taskName)!, 0, {
+    onStep: (s, m) => (first ??= s === 1 ? m : null),
+  });
   for await (const _ of alg.train(ctx, config)) break; // the first checkpoint is enough
   if (!first) throw new Error("no first step");
   return first;

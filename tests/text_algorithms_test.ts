@@ -14,7 +14,7 @@ import { runCell } from "../bench/cell.ts";
 import { completionsPerPrompt, evaluateText, textBaseline } from "../bench/evaluate.ts";
 import { Rng } from "../engine/rng.ts";
 import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
-import type { HParams, PolicyAlgorithm, TextCheckpoint } from "../algorithms/types.ts";
+import type { Checkpoint, HParams, PolicyAlgorithm } from "../algorithms/types.ts";
 import { Runtime } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
 import { loadSentimentTask, SENTIMENT_SMALL } from "../tasks/sentiment.ts";
@@ -28,9 +28,9 @@ const pairs = await textPairs(env, 64);
 async function run(alg: PolicyAlgorithm, overrides: HParams) {
   const config = parseHParams(alg.name, alg.hparams, alg.textDefaults, overrides);
   const steps: StepMetrics[] = [];
-  const checkpoints: TextCheckpoint[] = [];
+  const checkpoints: Checkpoint[] = [];
   const ctx = { ...textContext(rt, env, pairs), onStep: (_: number, m: StepMetrics) => void steps.push(m) };
-  for await (const ck of alg.trainText(ctx, config)) checkpoints.push(ck);
+  for await (const ck of alg.train(ctx, config)) checkpoints.push(ck);
   return { steps, checkpoints };
 }
 
@@ -180,7 +180,7 @@ Deno.test("a text cell past the KL ceiling is recorded as failed with its reason
 Deno.test("the text evaluator at π = π_ref: KL 0, and against its own completions a win rate of ½", async () => {
   const rng = () => Rng.stream(0, "eval", "self");
   const baseline = await textBaseline(env, rng());
-  const e = await evaluateText(env, { step: 0, policy: { model: env.reference }, metrics: {} }, {
+  const e = await evaluateText(env, { policy: { model: env.reference } }, {
     rng: rng(),
     baseline,
     proxy: null,

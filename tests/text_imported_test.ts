@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseHParams } from "../algorithms/_hparams.ts";
 import { ALGORITHMS, isPolicyAlgorithm } from "../algorithms/registry.ts";
-import type { HParams, TextCheckpoint } from "../algorithms/types.ts";
+import type { Checkpoint, HParams } from "../algorithms/types.ts";
+import { textPolicy } from "../bench/evaluate.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { ImportedLm } from "../models/imported_lm.ts";
 import type { GptPolicy } from "../models/gpt_policy.ts";
@@ -45,23 +46,22 @@ Deno.test("every policy algorithm trains an imported ONNX LM on text", async (t)
   for (const alg of ALGORITHMS.filter(isPolicyAlgorithm)) {
     await t.step(alg.name, async () => {
       const config = parseHParams(alg.name, alg.hparams, alg.textDefaults, tiny[alg.name]!);
-      const cks: TextCheckpoint[] = [];
+      const cks: Checkpoint[] = [];
       const steps: Record<string, number>[] = [];
       const ctx = {
-        ...textContext(rt, env, pairs),
-        policy: lm,
+        ...textContext(rt, env, pairs, 0, 1, lm),
         onStep: (_: number, m: Record<string, number>) => void steps.push(m),
       };
-      for await (const ck of alg.trainText(ctx, config)) cks.push(ck);
+      for await (const ck of alg.train(ctx, config)) cks.push(ck);
       assert.ok(cks.length >= 1);
       for (const ck of cks) {
         for (const [k, v] of Object.entries(ck.metrics)) assert.ok(Number.isFinite(v), `${k} = ${v}`);
       }
-      const last = cks.at(-1)!;
-      if ("model" in last.policy) {
+      const last = textPolicy(lm, cks.at(-1)!.policy);
+      if ("model" in last) {
         // the trained policy is an ImportedLm with moved weights
-        assert.ok(last.policy.model instanceof ImportedLm);
-        const moved = [...(last.policy.model as ImportedLm).params].some(([k, v]) =>
+        assert.ok(last.model instanceof ImportedLm);
+        const moved = [...(last.model as ImportedLm).params].some(([k, v]) =>
           v.some((x, i) => x !== lm.params.get(k)![i])
         );
         assert.ok(moved, `${alg.name}: weights did not move`);

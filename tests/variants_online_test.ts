@@ -6,19 +6,19 @@
  */
 import assert from "node:assert/strict";
 import { parseHParams } from "../algorithms/_hparams.ts";
-import { sampleGroups } from "../algorithms/_rollout.ts";
 import { labelByReward, onlineDpo, onlineDpoLoss } from "../algorithms/online_dpo.ts";
 import { rloo, rlooLoss } from "../algorithms/rloo.ts";
-import type { HParams, PolicyAlgorithm, TextCheckpoint, TrainContext } from "../algorithms/types.ts";
+import type { Checkpoint, HParams, PolicyAlgorithm } from "../algorithms/types.ts";
 import { grad } from "../engine/autodiff.ts";
 import { Graph, type Tensor } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";
 import { Runtime } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
 import { exactKl, expectedReward, makeBandit, oraclePolicy, refProbs, samplePairs } from "../envs/bandit.ts";
-import { tabularPolicy } from "../models/tabular.ts";
+import { sampleGroups } from "../envs/bandit_policy.ts";
 import { loadSentimentTask, SENTIMENT_SMALL } from "../tasks/sentiment.ts";
-import { context, finalProbs, task, TASKS } from "./_bandit.ts";
+import type { BanditContext } from "./_bandit.ts";
+import { context, finalProbs, tableContext, task, TASKS, trainBandit } from "./_bandit.ts";
 import { textContext, textPairs } from "./_text.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
@@ -135,22 +135,25 @@ Deno.test("online DPO labels: the higher reward is chosen, a tie gets weight 0",
 // --- bandits: closed forms at π = π_ref ------------------------------------------------------------
 
 /** Every step's metrics of a run on a context (the first at π = π_ref), and the final probabilities. */
-async function steps(alg: PolicyAlgorithm, ctx: TrainContext, overrides: HParams) {
+async function steps(alg: PolicyAlgorithm, ctx: BanditContext, overrides: HParams) {
   const config = parseHParams(alg.name, alg.hparams, alg.defaults, overrides);
   const out: StepMetrics[] = [];
-  let probs: Float64Array | null = null;
-  for await (const ck of alg.train({ ...ctx, onStep: (_, m) => void out.push(m) }, config)) probs = ck.probs;
-  return { steps: out, probs: probs! };
+  const cks = await trainBandit(alg, { ...ctx, onStep: (_, m) => void out.push(m) }, config);
+  return { steps: out, probs: cks.at(-1)!.probs };
 }
 
 Deno.test("with π = π_ref online DPO's first loss is ln 2 with margin 0, on every bandit task", async (t) => {
   for (const name of TASKS.keys()) {
     await t.step(name, async () => {
       for (const beta of [0.1, 1]) {
-        const { steps: s } = await steps(onlineDpo as unknown as PolicyAlgorithm, context(rt, task(name)), {
-          beta,
-          iterations: 1,
-        });
+        const { steps: s } = await steps(
+          onlineDpo as unknown as PolicyAlgorithm,
+          await context(rt, task(name)),
+          {
+            beta,
+            iterations: 1,
+          },
+        );
         assert.ok(s[0]!.pairs_kept! > 0, "some sampled pair has distinct rewards");
         close(s[0]!.loss!, Math.LN2, 1e-12, `β=${beta}: loss`);
         close(s[0]!.margin!, 0, 1e-12, `β=${beta}: margin`);
@@ -163,7 +166,7 @@ Deno.test("with π = π_ref RLOO's KL term is 0 and its loss is −mean(LOO(r)·
   for (const name of TASKS.keys()) {
     await t.step(name, async () => {
       const b = task(name).bandit, prompts = 16, k = 4;
-      const ctx = context(rt, task(name));
+      const ctx = await context(rt, task(name));
       const { steps: s } = await steps(rloo as unknown as PolicyAlgorithm, ctx, {
         kl_coef: 0.5,
         prompts,
@@ -173,7 +176,7 @@ Deno.test("with π = π_ref RLOO's KL term is 0 and its loss is −mean(LOO(r)·
       close(s[0]!.kl!, 0, 1e-12, "KL term");
       // Replay the first draw from the same stream: at π = π_ref the advantages are the raw rewards'.
       const batch = sampleGroups(b, refProbs(b), prompts, k, ctx.rng("sampling"));
-      const flat = Array.from(batch.x, (x, i) => x * b.actions + batch.y[i]!);
+      const flat = batch.prompts.map((x, i) => x[0]! * b.actions + batch.responses[i]![0]!);
       const r = flat.map((f) => b.reward[f]!);
       let want = 0;
       r.forEach((ri, i) => {
@@ -194,15 +197,7 @@ Deno.test("when every reward ties there is no signal: RLOO's gradient is 0, onli
     refProbs: [[0.2, 0.5, 0.3], [1, 2, 3]],
     feedback: "deterministic",
   });
-  const ctx: TrainContext = {
-    rt,
-    env: bandit,
-    policy: tabularPolicy({ contexts: 2, actions: 3, initLogits: bandit.refLogProbs }),
-    pairs: samplePairs(bandit, 4, Rng.stream(0, "data")),
-    trainingReward: () => Promise.resolve(bandit.reward),
-    rng: (p) => Rng.stream(0, "cell", "ties", p),
-    checkpoints: 1,
-  };
+  const ctx = await tableContext(rt, bandit, samplePairs(bandit, 4, Rng.stream(0, "data")), { name: "ties" });
   const r = await steps(rloo as unknown as PolicyAlgorithm, ctx, { kl_coef: 0.3, iterations: 5 });
   for (const m of r.steps) close(m.grad_norm!, 0, 1e-12, "RLOO grad_norm");
   r.probs.forEach((p, i) => close(p, Math.exp(bandit.refLogProbs[i]!), 1e-12, `π(${i})`));
@@ -259,12 +254,12 @@ const pairs = await textPairs(env, 8);
 async function runText(alg: PolicyAlgorithm, overrides: HParams) {
   const config = parseHParams(alg.name, alg.hparams, alg.textDefaults, overrides);
   const out: StepMetrics[] = [];
-  const checkpoints: TextCheckpoint[] = [];
+  const checkpoints: Checkpoint[] = [];
   const ctx = {
     ...textContext(rt, env, pairs, 0, 2),
     onStep: (_: number, m: StepMetrics) => void out.push(m),
   };
-  for await (const ck of alg.trainText(ctx, config)) checkpoints.push(ck);
+  for await (const ck of alg.train(ctx, config)) checkpoints.push(ck);
   return { steps: out, checkpoints };
 }
 
@@ -280,7 +275,7 @@ Deno.test("text at π = π_ref: online DPO's first loss is ln 2, RLOO's KL term 
     assert.equal(s.length, 2);
     assert.deepEqual(checkpoints.map((c) => c.step), [1, 2]);
     for (const ck of checkpoints) {
-      assert.ok("model" in ck.policy);
+      assert.ok("params" in ck.policy);
       for (const [k, v] of Object.entries(ck.metrics)) assert.ok(Number.isFinite(v), `${k} = ${v}`);
     }
   }

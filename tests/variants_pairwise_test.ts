@@ -10,13 +10,7 @@ import { parseHParams } from "../algorithms/_hparams.ts";
 import { dpo, dpoLoss, hingeDpoLoss, robustDpoLoss } from "../algorithms/dpo.ts";
 import { kto, ktoLoss, ktoReferencePoint } from "../algorithms/kto.ts";
 import { simpo, simpoLoss } from "../algorithms/simpo.ts";
-import type {
-  Checkpoint,
-  HParams,
-  PolicyAlgorithm,
-  TextCheckpoint,
-  TrainContext,
-} from "../algorithms/types.ts";
+import type { Checkpoint, HParams, PolicyAlgorithm } from "../algorithms/types.ts";
 import { grad } from "../engine/autodiff.ts";
 import { Graph, type Tensor } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";
@@ -25,9 +19,9 @@ import type { StepMetrics } from "../engine/trainer.ts";
 import type { Bandit, PreferencePairs } from "../envs/bandit.ts";
 import { expectedReward, labelPairs, makeBandit, refProbs } from "../envs/bandit.ts";
 import { responseLogProbs } from "../models/sequence_policy.ts";
-import { tabularPolicy } from "../models/tabular.ts";
 import { loadSentimentTask, SENTIMENT_SMALL } from "../tasks/sentiment.ts";
-import { context, finalProbs, task } from "./_bandit.ts";
+import type { BanditContext } from "./_bandit.ts";
+import { context, finalProbs, tableContext, task, trainBandit } from "./_bandit.ts";
 import { textContext, textPairs } from "./_text.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
@@ -44,13 +38,10 @@ function close(got: number, want: number, tol: number, what = "") {
 }
 
 /** Runs `alg` on a bandit context; returns every step's metrics and every checkpoint. */
-async function runBandit(alg: PolicyAlgorithm, ctx: TrainContext, overrides: HParams) {
+async function runBandit(alg: PolicyAlgorithm, ctx: BanditContext, overrides: HParams) {
   const config = parseHParams(alg.name, alg.hparams, alg.defaults, overrides);
   const steps: StepMetrics[] = [];
-  const checkpoints: Checkpoint[] = [];
-  for await (const ck of alg.train({ ...ctx, onStep: (_, m) => void steps.push(m) }, config)) {
-    checkpoints.push(ck);
-  }
+  const checkpoints = await trainBandit(alg, { ...ctx, onStep: (_, m) => void steps.push(m) }, config);
   return { steps, checkpoints };
 }
 
@@ -169,7 +160,11 @@ Deno.test("at π = π_ref: robust DPO's loss is ln 2 for any ε, hinge's is 1, m
     const [loss, eps, want] of [["robust", 0, Math.LN2], ["robust", 0.3, Math.LN2], ["hinge", 0, 1]] as const
   ) {
     await t.step(`${loss}, ε = ${eps}`, async () => {
-      const { steps } = await runBandit(dpo, context(rt, random), { loss, label_smoothing: eps, steps: 1 });
+      const { steps } = await runBandit(dpo, await context(rt, random), {
+        loss,
+        label_smoothing: eps,
+        steps: 1,
+      });
       close(steps[0]!.loss!, want, 1e-12, "loss");
       close(steps[0]!.margin!, 0, 1e-12, "margin");
     });
@@ -180,15 +175,15 @@ Deno.test("dpo refuses label smoothing with the hinge loss, naming both", async 
   const config = parseHParams("dpo", dpo.hparams, dpo.defaults, { loss: "hinge", label_smoothing: 0.1 });
   await assert.rejects(
     async () => {
-      for await (const _ of dpo.train(context(rt, random), config)) { /* the first step throws */ }
+      for await (const _ of dpo.train(await context(rt, random), config)) { /* the first step throws */ }
     },
     /dpo: label_smoothing = 0.1 has no meaning for loss = "hinge"/,
   );
 });
 
 Deno.test("length_normalize is a no-op on bandits: the same trajectory as plain DPO, step by step", async () => {
-  const a = await runBandit(dpo, context(rt, random, 0, { checkpoints: 2 }), { steps: 20 });
-  const b = await runBandit(dpo, context(rt, random, 0, { checkpoints: 2 }), {
+  const a = await runBandit(dpo, await context(rt, random, 0, { checkpoints: 2 }), { steps: 20 });
+  const b = await runBandit(dpo, await context(rt, random, 0, { checkpoints: 2 }), {
     steps: 20,
     length_normalize: true,
   });
@@ -199,7 +194,7 @@ Deno.test("length_normalize is a no-op on bandits: the same trajectory as plain 
 Deno.test("at π = π_ref on a uniform π_ref, SimPO's loss is log(1 + e^γ) whatever β", async (t) => {
   for (const [beta, gamma] of [[2, 1], [0.5, 0], [10, 3]] as const) {
     await t.step(`β = ${beta}, γ = ${gamma}`, async () => {
-      const { steps } = await runBandit(as(simpo), context(rt, uniform), { beta, gamma, steps: 1 });
+      const { steps } = await runBandit(as(simpo), await context(rt, uniform), { beta, gamma, steps: 1 });
       close(steps[0]!.loss!, Math.log1p(Math.exp(gamma)), 1e-12, "loss");
       close(steps[0]!.margin!, 0, 1e-12, "margin");
     });
@@ -208,7 +203,7 @@ Deno.test("at π = π_ref on a uniform π_ref, SimPO's loss is log(1 + e^γ) wha
 
 Deno.test("at π = π_ref on bandit.random's π_ref, SimPO's loss is the mean of −log σ(β·Δlog π_ref − γ)", async () => {
   const beta = 1.5, gamma = 0.5;
-  const env = random.bandit, ctx = context(rt, random), p = ctx.pairs, k = env.actions;
+  const env = random.bandit, ctx = await context(rt, random), p = ctx.table, k = env.actions;
   const want = mean(Array.from(p.x, (x, i) => {
     const d = env.refLogProbs[x * k + p.chosen[i]!]! - env.refLogProbs[x * k + p.rejected[i]!]!;
     return -logSigmoid(beta * d - gamma);
@@ -222,7 +217,7 @@ Deno.test("at π = π_ref on bandit.random's π_ref, SimPO's loss is the mean of
 Deno.test("at π = π_ref KTO's loss is (λ_D + λ_U)/4 with z0 = 0", async (t) => {
   for (const [wD, wU] of [[1, 1], [1.5, 0.5], [0, 2]] as const) {
     await t.step(`λ_D = ${wD}, λ_U = ${wU}`, async () => {
-      const { steps } = await runBandit(as(kto), context(rt, random), {
+      const { steps } = await runBandit(as(kto), await context(rt, random), {
         desirable_weight: wD,
         undesirable_weight: wU,
         steps: 1,
@@ -244,21 +239,17 @@ const small = makeBandit({
 });
 const smallPairs = labelPairs(small, [[0, 0, 1], [0, 1, 2], [1, 1, 0], [1, 2, 0]], Rng.stream(0, "data"));
 
-function smallContext(): TrainContext {
-  return {
-    rt,
-    env: small,
-    policy: tabularPolicy({ contexts: 2, actions: 3, initLogits: small.refLogProbs }),
-    pairs: smallPairs,
-    trainingReward: () => Promise.resolve(small.reward),
-    rng: (p) => Rng.stream(0, "cell", "variants", p),
-    checkpoints: 2,
-  };
+function smallContext(): Promise<BanditContext> {
+  return tableContext(rt, small, smallPairs, { checkpoints: 2, name: "variants" });
 }
 
 /** Step 2's metrics are computed from the parameters of checkpoint 1: recompute them from its table. */
 async function secondStep(alg: PolicyAlgorithm, overrides: HParams) {
-  const { steps, checkpoints } = await runBandit(alg, smallContext(), { ...overrides, steps: 2, lr: 0.3 });
+  const { steps, checkpoints } = await runBandit(alg, await smallContext(), {
+    ...overrides,
+    steps: 2,
+    lr: 0.3,
+  });
   const logp = checkpoints[0]!.probs.map(Math.log);
   return { metrics: steps[1]!, lp: (x: number, y: number) => logp[x * 3 + y]! };
 }
@@ -338,12 +329,12 @@ const tPairs = await textPairs(textEnv, 16);
 async function runText(alg: PolicyAlgorithm, overrides: HParams, checkpoints = 1, pairs = tPairs) {
   const config = parseHParams(alg.name, alg.hparams, alg.textDefaults, overrides);
   const steps: StepMetrics[] = [];
-  const cks: TextCheckpoint[] = [];
+  const cks: Checkpoint[] = [];
   const ctx = {
     ...textContext(rt, textEnv, pairs, 0, checkpoints),
     onStep: (_: number, m: StepMetrics) => void steps.push(m),
   };
-  for await (const ck of alg.trainText(ctx, config)) cks.push(ck);
+  for await (const ck of alg.train(ctx, config)) cks.push(ck);
   return { steps, checkpoints: cks };
 }
 
@@ -401,7 +392,8 @@ Deno.test("length-normalized DPO on text: after a step, the margin is the mean o
     lr: 0.01,
   }, 2);
   close(steps[0]!.loss!, Math.LN2, 1e-5, "first loss");
-  const model = "model" in checkpoints[0]!.policy ? checkpoints[0]!.policy.model : null;
+  const policy = checkpoints[0]!.policy;
+  const model = "params" in policy ? textEnv.reference.withParams(policy.params) : null;
   assert.ok(model);
   const [w, l] = [await seqLogp(model, tPairs.chosen), await seqLogp(model, tPairs.rejected)];
   const [rw, rl] = [

@@ -7,22 +7,20 @@
  */
 import assert from "node:assert/strict";
 import { parseHParams } from "../algorithms/_hparams.ts";
-import { compileLogProbs, expTable } from "../algorithms/_policy.ts";
-import { minibatches, sampleGroups } from "../algorithms/_rollout.ts";
-import { drawPrompts, sampleOptions } from "../algorithms/_text.ts";
+import { minibatches } from "../algorithms/_rollout.ts";
 import type { LossNorm } from "../algorithms/grpo.ts";
 import { groupAdvantages, grpo, LOSS_NORMALIZERS, LOSS_NORMS } from "../algorithms/grpo.ts";
 import { adaptiveKlCoef, ppo, ppoAdaptive } from "../algorithms/ppo.ts";
-import type { Checkpoint, HParams, PolicyAlgorithm } from "../algorithms/types.ts";
+import type { HParams, PolicyAlgorithm } from "../algorithms/types.ts";
 import { grad } from "../engine/autodiff.ts";
 import { Graph } from "../engine/graph.ts";
 import { Runtime } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
 import type { Bandit } from "../envs/bandit.ts";
 import { exactKl, expectedReward, oraclePolicy, oracleRewardAtKl } from "../envs/bandit.ts";
-import { completionTexts } from "../envs/text.ts";
 import { loadSentimentTask, SENTIMENT_SMALL } from "../tasks/sentiment.ts";
-import { context, task, TASKS } from "./_bandit.ts";
+import type { ProbsCheckpoint } from "./_bandit.ts";
+import { context, task, TASKS, trainBandit } from "./_bandit.ts";
 import { textContext, textPairs } from "./_text.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
@@ -81,9 +79,9 @@ Deno.test("GRPO's three loss normalizations match a float64 hand computation, va
 /** Runs an algorithm on a bandit task, collecting every step's metrics and checkpoint. */
 async function banditRun(alg: PolicyAlgorithm, name: string, overrides: HParams, seed = 0, checkpoints = 1) {
   const config = parseHParams(alg.name, alg.hparams, alg.defaults, overrides);
-  const steps: StepMetrics[] = [], out: Checkpoint[] = [];
-  const ctx = context(rt, task(name), seed, { checkpoints, onStep: (_, m) => void steps.push(m) });
-  for await (const ck of alg.train(ctx, config)) out.push(ck);
+  const steps: StepMetrics[] = [];
+  const ctx = await context(rt, task(name), seed, { checkpoints, onStep: (_, m) => void steps.push(m) });
+  const out: ProbsCheckpoint[] = await trainBandit(alg, ctx, config);
   return { steps, checkpoints: out };
 }
 
@@ -93,11 +91,14 @@ Deno.test("on a bandit (one-token responses) the three normalizations give the s
       // The first step, recomputed: at π = π_old = π_ref the ratio is 1 and k3 is 0, so a sample's loss
       // is −Â; the first minibatch of the first epoch, drawn from the cell's streams as `train` draws it.
       const c = parseHParams("grpo", grpo.hparams, grpo.defaults, { iterations: 3 }) as typeof grpo.defaults;
-      const ctx = context(rt, task(name));
-      const logp = await (await compileLogProbs(rt, ctx.policy))(ctx.policy.init());
-      const b = sampleGroups(ctx.env, expTable(logp), c.prompts, c.group_size, ctx.rng("sampling"));
-      const k = ctx.env.actions, reward = ctx.env.reward;
-      const adv = groupAdvantages(Array.from(b.x, (x, i) => reward[x * k + b.y[i]!]!), c.group_size, true);
+      const ctx = await context(rt, task(name));
+      const r = await ctx.env.rollout(ctx.env.initialParams(), {
+        prompts: c.prompts,
+        group: c.group_size,
+        rng: ctx.rng("sampling"),
+      });
+      const scores = await (await ctx.trainingReward("gold"))(r);
+      const adv = groupAdvantages([...scores], c.group_size, true);
       const first = minibatches(c.prompts * c.group_size, c.minibatches, ctx.rng("minibatch"))[0]!;
       const want = first.reduce((s, i) => s - adv[i]!, 0) / first.length;
 
@@ -127,14 +128,14 @@ Deno.test("GRPO's first step on text: each normalization's loss is its float64 v
   const c = parseHParams("grpo", grpo.hparams, grpo.textDefaults, overrides) as typeof grpo.textDefaults;
   const n = c.prompts * c.group_size, mb = n / c.minibatches;
 
-  // The rollout and first minibatch, recomputed from the cell's streams as `trainText` draws them.
+  // The rollout and first minibatch, recomputed from the cell's streams as `train` draws them.
   const ctx = textContext(rt, env, pairs);
-  const sampling = ctx.rng("sampling");
-  const prompts = drawPrompts(env, c.prompts, sampling).flatMap((p) =>
-    Array.from({ length: c.group_size }, () => p)
-  );
-  const comp = await env.reference.sample(prompts, sampleOptions(env, sampling));
-  const scores = await env.gold.score(completionTexts(env.tokenizer, comp));
+  const comp = await ctx.env.rollout(ctx.env.initialParams(), {
+    prompts: c.prompts,
+    group: c.group_size,
+    rng: ctx.rng("sampling"),
+  });
+  const scores = await (await ctx.trainingReward("gold"))(comp);
   const adv = groupAdvantages([...scores], c.group_size, c.scale_rewards);
   const ids = minibatches(n, c.minibatches, ctx.rng("minibatch"))[0]!;
   // At π = π_old = π_ref every token of completion i has loss −Â_i (ratio 1, k3 0).
@@ -155,7 +156,7 @@ Deno.test("GRPO's first step on text: each normalization's loss is its float64 v
       ...textContext(rt, env, pairs),
       onStep: (s: number, m: StepMetrics) => (first ??= s === 1 ? m : null),
     };
-    for await (const _ of GRPO.trainText(run, config)) break; // one iteration: one checkpoint
+    for await (const _ of GRPO.train(run, config)) break; // one iteration: one checkpoint
     // The GPT trains in float32: the ratio is 1 to ~1e-6.
     assert.ok(Math.abs(first!.loss! - want[norm]) < 1e-5, `${norm}: ${first!.loss} vs ${want[norm]}`);
   }
@@ -270,7 +271,7 @@ Deno.test("ppo_adaptive on text: the first rollout (π = π_ref) lowers β by th
   const over = { iterations: 2, batch_size: 8, minibatches: 2, kl_horizon: 80 };
   const config = parseHParams("ppo_adaptive", ppoAdaptive.hparams, ppoAdaptive.textDefaults, over);
   const cks = [];
-  for await (const ck of PPO_ADAPTIVE.trainText(textContext(rt, env, pairs, 0, 2), config)) {
+  for await (const ck of PPO_ADAPTIVE.train(textContext(rt, env, pairs, 0, 2), config)) {
     cks.push(ck.metrics);
   }
   const beta0 = ppoAdaptive.textDefaults.kl_coef, rate = 8 / 80;

@@ -3,7 +3,8 @@ import { Graph, type TensorData } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { Trainer } from "../engine/trainer.ts";
-import { MAX_FOLDED_STEPS, updatePhase } from "./_text.ts";
+import { MAX_FOLDED_STEPS } from "../envs/text_policy.ts";
+import { updatePhase } from "./_rollout.ts";
 
 const rt = await Runtime.create({ ep: "cpu", threads: 1, log: null });
 
@@ -16,19 +17,24 @@ async function trainer(): Promise<Trainer> {
   return await Trainer.create(rt, loss, init);
 }
 
-Deno.test("updatePhase folds a long phase into groups of at most MAX_FOLDED_STEPS and reports every step in order", async () => {
-  const n = MAX_FOLDED_STEPS + 3; // two groups
+function phase(n: number) {
   const rng = Rng.stream(1, "phase-test");
-  const steps = Array.from(
+  return Array.from(
     { length: n },
     (_, i) => ({ feeds: { x: Float64Array.from({ length: 12 }, () => rng.normal()) }, lr: 0.01 * (i + 1) }),
   );
+}
+
+Deno.test("updatePhase folds a long phase into groups of at most `fold` steps and reports every step in order", async () => {
+  const n = MAX_FOLDED_STEPS + 3; // two groups
+  const steps = phase(n);
   const single = await trainer(), folded = await trainer();
   const expected: Record<string, number>[] = [];
   for (const s of steps) expected.push(await single.step(s.feeds, s.lr));
   const seen: [number, number][] = [];
   const last = await updatePhase(folded, steps, {
     first: 5,
+    fold: MAX_FOLDED_STEPS,
     onStep: (step, m) => seen.push([step, m.loss!]),
   });
   assert.deepEqual(seen.map(([step]) => step), Array.from({ length: n }, (_, i) => 5 + i));
@@ -37,4 +43,14 @@ Deno.test("updatePhase folds a long phase into groups of at most MAX_FOLDED_STEP
   const a = single.params.get("w")!, b = folded.params.get("w")!;
   a.forEach((v, i) => assert.ok(Math.abs(Number(v) - Number(b[i])) < 1e-12));
   assert.equal(folded.steps, n);
+});
+
+Deno.test("updatePhase with fold 1 takes the single steps themselves, bit for bit", async () => {
+  const steps = phase(5);
+  const single = await trainer(), unfolded = await trainer();
+  for (const s of steps) await single.step(s.feeds, s.lr);
+  const seen: number[] = [];
+  await updatePhase(unfolded, steps, { first: 1, fold: 1, onStep: (step) => seen.push(step) });
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  assert.deepEqual([...unfolded.params.get("w")!], [...single.params.get("w")!]);
 });
