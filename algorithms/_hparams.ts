@@ -32,6 +32,7 @@ export type HParamSpecs<C> = { readonly [K in keyof C]: HParamSpec };
  * (`algorithms.dpo.beta = -1 is not allowed ...`).
  */
 export class HParamError extends RangeError {
+  /** Always "HParamError", so messages and stack traces name the kind. */
   override name = "HParamError";
   /** The plugin's name. */
   readonly algorithm: string;
@@ -40,6 +41,7 @@ export class HParamError extends RangeError {
   /** What is wrong, without the algorithm: `beta = -1 is not allowed (allowed: a number in (0, ∞))`. */
   readonly detail: string;
 
+  /** The message is `${algorithm}: ${detail}`. */
   constructor(algorithm: string, key: string, detail: string) {
     super(`${algorithm}: ${detail}`);
     this.algorithm = algorithm;

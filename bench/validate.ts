@@ -6,8 +6,8 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
-import { parse as parseYaml } from "yaml";
+import onnxProto from "npm:onnx-proto@8.0.1";
+import { parse as parseYaml } from "npm:yaml@2.9.1";
 import { ConfigError } from "../results/mod.ts";
 
 /** What a referenced file must hold. */

@@ -16,6 +16,7 @@ import type { Runtime } from "./runtime.ts";
 
 /** One differentiable input of a checked function. */
 export interface CheckInput {
+  /** Shape of the input; its point is drawn as `domain` says. */
   shape: Shape;
   /** How to draw the point: standard normal (default), or positive (for log, sqrt, pow's base). */
   domain?: "normal" | "positive";

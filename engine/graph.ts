@@ -23,15 +23,21 @@ export type TensorData = Float32Array | Float64Array | BigInt64Array | Uint8Arra
 
 /** Shape and dtype of a value. */
 export interface TensorInfo {
+  /** Static shape of the value. */
   readonly shape: Shape;
+  /** Element type of the value. */
   readonly dtype: DType;
 }
 
 /** One node: an input, a parameter, a constant or an op application. */
 export interface Node extends TensorInfo {
+  /** Index in {@link Graph.nodes}: creation order, so inputs always have smaller ids. */
   readonly id: number;
+  /** Op name, a key of {@link OPS} (`input`, `param` and `const` for leaves). */
   readonly op: string;
+  /** Ids of the nodes this one reads, in the op's argument order (`[]` for leaves). */
   readonly inputs: readonly number[];
+  /** The op's attributes (`{}` for leaves). */
   readonly attrs: Attrs;
   /** Feed name, for `input` and `param` nodes. */
   readonly name?: string;
@@ -41,23 +47,30 @@ export interface Node extends TensorInfo {
 
 /** A graph construction error: the op, the shapes involved, what was expected. */
 export class GraphError extends Error {
+  /** Always "GraphError", so messages and stack traces name the kind. */
   override name = "GraphError";
 }
 
 /** A handle to one value of a graph. */
 export class Tensor implements TensorInfo {
+  /** The graph the value belongs to. */
   readonly graph: Graph;
+  /** Id of the node that computes the value (its index in `graph.nodes`). */
   readonly id: number;
+  /** Wraps node `id` of `graph`; the builder methods of {@link Graph} create handles. */
   constructor(graph: Graph, id: number) {
     this.graph = graph;
     this.id = id;
   }
+  /** The node that computes the value. */
   get node(): Node {
     return this.graph.nodes[this.id]!;
   }
+  /** Static shape, from the node. */
   get shape(): Shape {
     return this.node.shape;
   }
+  /** Element type, from the node. */
   get dtype(): DType {
     return this.node.dtype;
   }
@@ -120,7 +133,8 @@ export function normAxis(op: string, axis: number, rank: number): number {
   return a;
 }
 
-type Operand = Tensor | number;
+/** An argument of a binary builder method: a tensor, or a number lifted to a scalar constant of the other side's dtype. */
+export type Operand = Tensor | number;
 
 /**
  * A graph under construction. Builder methods append one node each (the gradient walker and
@@ -135,6 +149,7 @@ type Operand = Tensor | number;
  * ```
  */
 export class Graph {
+  /** Every node, in creation order (already a topological order); a node's id is its index. */
   readonly nodes: Node[] = [];
   #names = new Map<string, number>();
   #scalars = new Map<string, Tensor>();
@@ -216,60 +231,79 @@ export class Graph {
   }
 
   // --- elementwise ---------------------------------------------------------------------------
+  /** `a + b` elementwise, broadcasting (numpy rules); a number becomes a scalar of the other side's dtype. */
   add(a: Operand, b: Operand): Tensor {
     return this.#binary("add", a, b);
   }
+  /** `a − b` elementwise, broadcasting; a number becomes a scalar of the other side's dtype. */
   sub(a: Operand, b: Operand): Tensor {
     return this.#binary("sub", a, b);
   }
+  /** `a · b` elementwise, broadcasting; a number becomes a scalar of the other side's dtype. */
   mul(a: Operand, b: Operand): Tensor {
     return this.#binary("mul", a, b);
   }
+  /** `a / b` elementwise, broadcasting (floats only). */
   div(a: Operand, b: Operand): Tensor {
     return this.#binary("div", a, b);
   }
+  /** `aᵇ` elementwise, broadcasting (floats only); the gradient in `b` needs a > 0. */
   pow(a: Operand, b: Operand): Tensor {
     return this.#binary("pow", a, b);
   }
+  /** Elementwise minimum, broadcasting (floats only); on ties the gradient goes to `a`. */
   minimum(a: Operand, b: Operand): Tensor {
     return this.#binary("minimum", a, b);
   }
+  /** Elementwise maximum, broadcasting (floats only); on ties the gradient goes to `a`. */
   maximum(a: Operand, b: Operand): Tensor {
     return this.#binary("maximum", a, b);
   }
+  /** `a == b` elementwise, broadcasting: bool, no gradient. */
   equal(a: Operand, b: Operand): Tensor {
     return this.#binary("equal", a, b);
   }
+  /** `a < b` elementwise, broadcasting: bool, no gradient. */
   less(a: Operand, b: Operand): Tensor {
     return this.#binary("less", a, b);
   }
+  /** `a ≤ b` elementwise, broadcasting: bool, no gradient. */
   lessOrEqual(a: Operand, b: Operand): Tensor {
     return this.#binary("lessOrEqual", a, b);
   }
+  /** Logical and of two bool tensors, broadcasting. */
   and(a: Tensor, b: Tensor): Tensor {
     return this.apply("and", [a, b]);
   }
+  /** `−x` elementwise (any numeric dtype). */
   neg(x: Tensor): Tensor {
     return this.apply("neg", [x]);
   }
+  /** `eˣ` elementwise (floats only). */
   exp(x: Tensor): Tensor {
     return this.apply("exp", [x]);
   }
+  /** Natural logarithm elementwise (floats only). */
   log(x: Tensor): Tensor {
     return this.apply("log", [x]);
   }
+  /** Square root elementwise (floats only). */
   sqrt(x: Tensor): Tensor {
     return this.apply("sqrt", [x]);
   }
+  /** `|x|` elementwise; the gradient takes sign(0) as +1. */
   abs(x: Tensor): Tensor {
     return this.apply("abs", [x]);
   }
+  /** tanh elementwise (floats only). */
   tanh(x: Tensor): Tensor {
     return this.apply("tanh", [x]);
   }
+  /** σ(x) = 1 / (1 + e⁻ˣ) elementwise (floats only). */
   sigmoid(x: Tensor): Tensor {
     return this.apply("sigmoid", [x]);
   }
+  /** max(x, 0) elementwise; the gradient at 0 is 0. */
   relu(x: Tensor): Tensor {
     return this.apply("relu", [x]);
   }
@@ -291,6 +325,7 @@ export class Graph {
     const dtype = ref?.dtype ?? "float32";
     return this.apply("where", [cond, this.#lift(a, dtype), this.#lift(b, dtype)]);
   }
+  /** Converts to `dtype`; a gradient flows back only from a float to a float. */
   cast(x: Tensor, dtype: DType): Tensor {
     return this.apply("cast", [x], { to: dtype });
   }
@@ -304,9 +339,11 @@ export class Graph {
   matmul(a: Tensor, b: Tensor): Tensor {
     return this.apply("matmul", [a, b]);
   }
+  /** Softmax along `axis` (default the last; negative counts from the end). */
   softmax(x: Tensor, axis = -1): Tensor {
     return this.apply("softmax", [x], { axis: normAxis("softmax", axis, x.shape.length) });
   }
+  /** log softmax(x) along `axis` (default the last; negative counts from the end). */
   logSoftmax(x: Tensor, axis = -1): Tensor {
     return this.apply("logSoftmax", [x], { axis: normAxis("logSoftmax", axis, x.shape.length) });
   }
@@ -328,12 +365,15 @@ export class Graph {
   }
 
   // --- reductions ------------------------------------------------------------------------------
+  /** Sum over `axes` (default all; negative count from the end); `keepdims` keeps them with size 1. */
   reduceSum(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
     return this.#reduce("reduceSum", x, axes, keepdims);
   }
+  /** Mean over `axes` (default all; negative count from the end); `keepdims` keeps them with size 1. */
   reduceMean(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
     return this.#reduce("reduceMean", x, axes, keepdims);
   }
+  /** Maximum over `axes` (default all); `keepdims` keeps them with size 1; ties share the gradient equally. */
   reduceMax(x: Tensor, axes?: readonly number[], keepdims = false): Tensor {
     return this.#reduce("reduceMax", x, axes, keepdims);
   }
@@ -343,6 +383,7 @@ export class Graph {
   reshape(x: Tensor, shape: readonly number[]): Tensor {
     return this.apply("reshape", [x], { shape: resolveReshape(x.shape, shape) });
   }
+  /** Permutes axes: output axis `i` is input axis `perm[i]`. */
   transpose(x: Tensor, perm: readonly number[]): Tensor {
     return this.apply("transpose", [x], { perm: [...perm] });
   }
@@ -354,6 +395,7 @@ export class Graph {
     const e = end < 0 ? end + d : Math.min(end, d);
     return this.apply("slice", [x], { axis: ax, start: s, end: e });
   }
+  /** Joins tensors along `axis`; they must agree in dtype and every other dimension. */
   concat(xs: readonly Tensor[], axis: number): Tensor {
     const rank = xs[0]?.shape.length ?? 0;
     return this.apply("concat", xs, { axis: normAxis("concat", axis, rank) });
@@ -382,6 +424,7 @@ export class Graph {
   softplus(x: Tensor): Tensor {
     return this.neg(this.logSigmoid(this.neg(x)));
   }
+  /** x², as `x · x` (a composite). */
   square(x: Tensor): Tensor {
     return this.mul(x, x);
   }

@@ -20,13 +20,21 @@ export * from "./graph.ts";
 export { OPS } from "./ops.ts";
 export type { OpDef, VjpContext } from "./ops.ts";
 export { grad, sumToShape } from "./autodiff.ts";
+export type { GradOptions } from "./autodiff.ts";
 export * from "./optim.ts";
 export { IR_VERSION, OPSET, toOnnx } from "./onnx.ts";
-export type { OnnxModel, ValueSpec } from "./onnx.ts";
+export type { Emitter, OnnxAttr, OnnxModel, ValueSpec } from "./onnx.ts";
 export * from "./runtime.ts";
 export * from "./trainer.ts";
 export { Rng } from "./rng.ts";
 export { checkVjp } from "./gradcheck.ts";
 export type { CheckInput, VjpCheck } from "./gradcheck.ts";
 export { importOnnx, isWeight, OnnxImportError, parseOnnx, readOnnx, SUPPORTED_OPS } from "./onnx_import.ts";
-export type { ImportOptions, OnnxModelFile } from "./onnx_import.ts";
+export type {
+  ImportedGraph,
+  ImportOptions,
+  INode,
+  OnnxModelFile,
+  OnnxTensor,
+  OnnxValueInfo,
+} from "./onnx_import.ts";

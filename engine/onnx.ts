@@ -7,7 +7,7 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
 import type { DType, Graph, Shape, Tensor, TensorData } from "./graph.ts";
 import { GraphError } from "./graph.ts";
@@ -41,17 +41,23 @@ export interface Emitter {
 
 /** A feed or fetch of a compiled model. */
 export interface ValueSpec {
+  /** Feed or fetch name: a graph input's or parameter's name, or an output's key. */
   readonly name: string;
+  /** Static shape of the value. */
   readonly shape: Shape;
+  /** Element type of the value. */
   readonly dtype: DType;
 }
 
 /** A serialized model and its interface. */
 export interface OnnxModel {
+  /** The serialized `ModelProto`. */
   readonly bytes: Uint8Array;
   /** Hex SHA-256 of `bytes`. */
   readonly hash: string;
+  /** What the model must be fed: the inputs and parameters the outputs need, in graph creation order. */
   readonly inputs: readonly ValueSpec[];
+  /** What the model returns, in the order of the `outputs` record given to {@link toOnnx}. */
   readonly outputs: readonly ValueSpec[];
 }
 

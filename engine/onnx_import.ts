@@ -14,31 +14,40 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import type { DType, Graph, Shape, Tensor, TensorData } from "./graph.ts";
 import { broadcastShapes, fmtShape, isFloat, sizeOf } from "./graph.ts";
 
-type INode = onnxProto.onnx.INodeProto;
+/** A node of the file's graph, as `onnx-proto` decodes it (not yet mapped onto engine ops). */
+export type INode = onnxProto.onnx.INodeProto;
 type IAttr = onnxProto.onnx.IAttributeProto;
 type ITensor = onnxProto.onnx.ITensorProto;
 
 /** An import error: names the file, and the node where there is one. */
 export class OnnxImportError extends Error {
+  /** Always "OnnxImportError", so messages and stack traces name the kind. */
   override name = "OnnxImportError";
 }
 
 /** A tensor stored in the file (an initializer), decoded. */
 export interface OnnxTensor {
+  /** Initializer name in the file. */
   readonly name: string;
+  /** Element type, as the engine reads it. */
   readonly dtype: DType;
+  /** Dimensions, from the file. */
   readonly shape: Shape;
+  /** Values, in the typed array of `dtype`. */
   readonly data: TensorData;
 }
 
 /** A graph input or output as the file declares it: dims are numbers, or names where dynamic. */
 export interface OnnxValueInfo {
+  /** Value name in the file. */
   readonly name: string;
+  /** Element type (int32 read as int64), or null where the file declares none or one the engine lacks. */
   readonly dtype: DType | null;
+  /** Dimensions: a number where static, the dimension's name (or "?") where dynamic. */
   readonly dims: readonly (number | string)[];
 }
 
@@ -48,10 +57,13 @@ export interface OnnxModelFile {
   readonly source: string;
   /** The default-domain opset. */
   readonly opset: number;
+  /** The graph inputs to feed, initializers excluded. */
   readonly inputs: readonly OnnxValueInfo[];
+  /** The graph outputs, in file order. */
   readonly outputs: readonly OnnxValueInfo[];
   /** Initializers by name, in file order. */
   readonly initializers: ReadonlyMap<string, OnnxTensor>;
+  /** The graph's nodes, in file order, as decoded. */
   readonly nodes: readonly INode[];
 }
 

@@ -5,8 +5,8 @@
  * op and the node.
  */
 import assert from "node:assert/strict";
-import onnxProto from "onnx-proto";
-import * as ort from "onnxruntime-node";
+import onnxProto from "npm:onnx-proto@8.0.1";
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import { grad } from "./autodiff.ts";
 import { checkVjp } from "./gradcheck.ts";
 import { Graph, type Tensor, type TensorData } from "./graph.ts";

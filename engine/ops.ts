@@ -12,6 +12,7 @@ import type { Emitter } from "./onnx.ts";
 
 /** What a vector-Jacobian rule sees. */
 export interface VjpContext {
+  /** The graph being differentiated; rules build the gradient with its builder methods. */
   readonly g: Graph;
   /** The node's inputs. */
   readonly x: readonly Tensor[];
@@ -19,6 +20,7 @@ export interface VjpContext {
   readonly out: Tensor;
   /** The gradient flowing into the output (same shape as `out`). */
   readonly grad: Tensor;
+  /** The node's attributes. */
   readonly attrs: Attrs;
 }
 
@@ -87,6 +89,7 @@ function binary(onnxOp: string) {
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_K = 0.044715;
 
+/** The op table: every op a {@link Node} may name, with its inference, lowering and derivative. */
 export const OPS: Readonly<Record<string, OpDef>> = {
   // Leaves: never lowered through the table, listed so every node op has an entry.
   input: leaf(),

@@ -42,6 +42,7 @@ export const ADAMW_DEFAULTS: AdamWConfig = {
 
 /** Feed names of the optimizer's inputs. */
 export const ADAM_STEP = "adam.step";
+/** Feed name of the learning rate: a scalar feed, so a schedule changes it without a new graph. */
 export const ADAM_LR = "adam.lr";
 /** Feed name of a parameter's first / second moment. */
 export const momentName = (param: string, which: "m" | "v"): string => `adam.${which}.${param}`;
@@ -101,8 +102,11 @@ export function appendAdamW(
 
 /** Parameters and their two moments, as tensors of a graph. */
 export interface AdamWState {
+  /** The parameters, in `names` order. */
   readonly params: readonly Tensor[];
+  /** First moments (running mean of gradients), one per parameter. */
   readonly m: readonly Tensor[];
+  /** Second moments (running mean of squared gradients), one per parameter. */
   readonly v: readonly Tensor[];
 }
 

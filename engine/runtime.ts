@@ -8,7 +8,7 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import { availableParallelism } from "node:os";
 import type { DType, TensorData } from "./graph.ts";
 import { arrayFor, fmtShape, Graph, sizeOf } from "./graph.ts";
@@ -39,7 +39,9 @@ let ortQuiet = false;
 
 /** ONNX Runtime with one chosen provider and a cache of compiled models. */
 export class Runtime {
+  /** The execution provider that loaded. */
   readonly provider: Provider;
+  /** Intra-op threads every session uses. */
   readonly threads: number;
   /** Why providers tried before the chosen one did not load. */
   readonly fallbacks: readonly { provider: Provider; reason: string }[];
@@ -114,9 +116,11 @@ export class Runtime {
 
 /** A loaded model: named typed arrays in, named typed arrays out. */
 export class Executable {
+  /** The serialized model and its feeds and fetches. */
   readonly model: OnnxModel;
   #session: ort.InferenceSession;
 
+  /** Wraps a loaded session; {@link Runtime.load} creates these, sharing one per model. */
   constructor(session: ort.InferenceSession, model: OnnxModel) {
     this.#session = session;
     this.model = model;

@@ -49,6 +49,7 @@ export interface PreferencePairs {
 
 /** What {@link makeBandit} needs; probabilities are normalized per row, so weights are fine. */
 export interface BanditInit {
+  /** Display names of the actions; their count is K. */
   actionNames: readonly string[];
   /** `[X][K]` gold rewards. */
   reward: readonly (readonly number[])[];
@@ -56,6 +57,7 @@ export interface BanditInit {
   refProbs: readonly (readonly number[])[];
   /** `[X]` context weights (default uniform). */
   contextProbs?: readonly number[];
+  /** How preference labels are drawn from the gold reward. */
   feedback: Feedback;
 }
 
@@ -218,8 +220,11 @@ export function winRateVsRef(b: Bandit, probs: ArrayLike<number>): number {
 
 /** One point of the oracle frontier. */
 export interface OraclePoint {
+  /** The oracle's temperature β (> 0). */
   readonly beta: number;
+  /** KL(π*_β‖π_ref) in nats, weighted by p(x). */
   readonly kl: number;
+  /** Expected gold reward of π*_β, weighted by p(x). */
   readonly reward: number;
 }
 

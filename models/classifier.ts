@@ -15,7 +15,7 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
 import type { DType, Graph, Shape, Tensor, TensorData } from "../engine/graph.ts";
 import { Graph as GraphClass } from "../engine/graph.ts";

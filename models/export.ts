@@ -18,7 +18,7 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import { join } from "node:path";
 import type { Tensor } from "../engine/graph.ts";
 import { Graph } from "../engine/graph.ts";

@@ -4,8 +4,8 @@
  * a tokenizer/model vocabulary mismatch is an error naming the files, at export and at load.
  */
 import assert from "node:assert/strict";
-import * as ort from "onnxruntime-node";
-import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import * as ort from "npm:onnxruntime-node@1.30.0";
+import { Tokenizer as HfTokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { join } from "node:path";
 import { Graph } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import onnxProto from "onnx-proto";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import type { DType, TensorData } from "../engine/graph.ts";

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
+import { Tokenizer as HfTokenizerImpl } from "npm:@huggingface/tokenizers@0.2.0";
 import { basename, dirname, join } from "node:path";
 import type { SpecialIds, Tokenizer } from "./tokenizer.ts";
 

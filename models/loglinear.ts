@@ -17,9 +17,13 @@ export const SCORER_WEIGHTS = "scorer.w";
 
 /** Features φ(x, y) ∈ ℝᴰ: `values` is `[X, K, D]` row-major. */
 export interface Features {
+  /** Number of contexts X. */
   readonly contexts: number;
+  /** Number of actions K. */
   readonly actions: number;
+  /** Feature dimension D. */
   readonly dims: number;
+  /** φ(x, y), `[X, K, D]` row-major. */
   readonly values: ArrayLike<number>;
 }
 

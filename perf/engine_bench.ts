@@ -27,7 +27,7 @@
  */
 import { parseArgs } from "node:util";
 import { availableParallelism, cpus } from "node:os";
-import * as ort from "onnxruntime-node";
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import { Graph, type Tensor, type TensorData } from "../engine/graph.ts";
 import { Rng } from "../engine/rng.ts";
 import { EP_CHOICES, type EpChoice, Runtime } from "../engine/runtime.ts";

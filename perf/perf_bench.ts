@@ -46,7 +46,7 @@ import {
 import { GptPolicy } from "../models/gpt_policy.ts";
 import { findTorch } from "./torch.ts";
 import { availableParallelism, cpus } from "node:os";
-import * as ort from "onnxruntime-node";
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import { type PerfDoc, perfReportHtml, type ScalingPoint, SWEEPS } from "./page.ts";
 import { type BenchConfig, benchConfig, type ConfigResult, CONFIGS } from "./engine_bench.ts";
 import { TorchPeer } from "./_peer.ts";

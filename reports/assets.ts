@@ -10,6 +10,13 @@
 /** The packages inlined, in load order (vega-lite and vega-embed attach to the `vega` global). */
 export const BROWSER_PACKAGES = ["vega", "vega-lite", "vega-embed"] as const;
 
+/** The npm specifier of each, with the version the harness is tested with. */
+const SPECIFIERS: Readonly<Record<typeof BROWSER_PACKAGES[number], string>> = {
+  vega: "npm:vega@6.4.0",
+  "vega-lite": "npm:vega-lite@6.5.0",
+  "vega-embed": "npm:vega-embed@7.3.0",
+};
+
 /** One package's browser build. */
 export interface BrowserScript {
   readonly name: string;
@@ -32,19 +39,22 @@ export function browserScripts(): Promise<BrowserScript[]> {
 }
 
 /**
- * A package's browser build: resolve the package's entry point the way imports do (an npm specifier
- * mapped in deno.json, wherever the package is installed: `node_modules/` or Deno's cache), walk up to
- * the folder whose `package.json` names the package, and read the file its `unpkg` (or `jsdelivr`)
- * field names: the build a CDN would serve.
+ * A package's browser build: resolve the package's entry point the way imports do (wherever the package
+ * is installed: `node_modules/` or Deno's cache; a package not yet loaded in the cache's mode is
+ * imported first, which is what places it there), walk up to the folder whose `package.json` names the
+ * package, and read the file its `unpkg` (or `jsdelivr`) field names: the build a CDN would serve.
  */
-async function readBuild(name: string): Promise<BrowserScript> {
+async function readBuild(name: typeof BROWSER_PACKAGES[number]): Promise<BrowserScript> {
   let entry: URL;
+  const spec = SPECIFIERS[name];
   try {
-    entry = new URL(import.meta.resolve(name));
+    entry = new URL(import.meta.resolve(spec));
+    if (entry.protocol !== "file:") {
+      await import(spec);
+      entry = new URL(import.meta.resolve(spec));
+    }
   } catch (e) {
-    throw new Error(
-      `Cannot find the npm package "${name}" (is it in deno.json's imports?): ${(e as Error).message}`,
-    );
+    throw new Error(`Cannot find the npm package "${spec}": ${(e as Error).message}`);
   }
   if (entry.protocol !== "file:") {
     throw new Error(`Cannot read the browser build of "${name}": it resolved to ${entry.href}, not a file`);

@@ -74,12 +74,15 @@ export interface SampleRecord {
  * (`losses/policy`, `losses/value`, `charts/grad_norm`, ...). Reports draw them as training curves.
  */
 export interface CurvePoint {
+  /** The checkpoint's optimizer step. */
   step: number;
+  /** That step's finite training metrics, with the evaluator's `eval/reward` and `eval/kl`, by name. */
   metrics: Record<string, number>;
 }
 
 /** One evaluated checkpoint. */
 export interface CheckpointRecord {
+  /** Optimizer steps taken (0 for inference-time methods). */
   step: number;
   /** Exact KL(π‖π_ref) on bandits (nats). */
   kl: number;
@@ -117,6 +120,7 @@ export type FailureKind =
 
 /** Where a failed cell stopped. */
 export interface Failure {
+  /** What stopped it. */
   kind: FailureKind;
   /** The optimizer step at which it was detected (null before the first step). */
   step: number | null;
@@ -126,17 +130,27 @@ export interface Failure {
 
 /** One cell's outcome (a line of `results.jsonl`). */
 export interface CellRecord {
+  /** `task/algorithm/knob=v[,k=v...]/seed=s`: stable, and the key of the cell's random streams. */
   id: string;
+  /** The task's name. */
   task: string;
+  /** The algorithm's name. */
   algorithm: string;
+  /** The frontier line the cell belongs to: the algorithm, plus its swept non-knob values. */
   series: string;
+  /** Name of the algorithm's knob. */
   knob: string;
+  /** The knob's value in this cell. */
   knobValue: number | string | boolean;
+  /** Every hyperparameter the cell ran with, defaults filled in. */
   hparams: HParams;
+  /** The seed of the cell's random streams. */
   seed: number;
   /** "failed": the cell diverged or threw; `error` says why and `failure` where. */
   status: "ok" | "failed";
+  /** Why a failed cell stopped: the error's message. */
   error?: string;
+  /** (1.1) Where a failed cell stopped. */
   failure?: Failure;
   /** The checkpoints evaluated (for a failed cell, those before the failure). */
   checkpoints: CheckpointRecord[];
@@ -150,6 +164,7 @@ export interface CellRecord {
   temperatureWins?: TemperatureWins[];
   /** (1.2) Judged text tasks: π_ref's own sweep against the reference texts (the same in every cell). */
   referenceTemperatureWins?: TemperatureWins[];
+  /** Wall-clock seconds the cell took. */
   wallSeconds: number;
 }
 
@@ -159,10 +174,15 @@ export interface TaskInfo {
   kind?: "bandit" | "text";
   /** (1.1) The KL budgets (nats) its series are summarized at ({@link budgetsFor}). */
   budgets?: number[];
+  /** One line describing the task. */
   description: string;
+  /** Number of contexts X (0 on text tasks). */
   contexts: number;
+  /** Number of actions K (0 on text tasks). */
   actions: number;
+  /** Display names of the actions, length K (empty on text tasks). */
   actionNames: string[];
+  /** The policy family: `tabular` or `loglinear` on bandits, `gpt` on text tasks. */
   policy: string;
   /** π_ref(y|x), `[context][action]`. */
   reference: number[][];
@@ -178,10 +198,13 @@ export interface BudgetSummary {
   kl: number;
   /** IQM over seeds of {@link rewardWithinBudget}. */
   reward: number;
+  /** Bootstrap interval of `reward`, `[lo, hi]`. */
   rewardCi: [number, number];
+  /** Seeds aggregated. */
   seeds: number;
   /** The oracle's reward at this KL (bandits), and the gap oracle − reward. */
   oracle?: number;
+  /** `oracle − reward` (bandits). */
   gap?: number;
 }
 
@@ -189,22 +212,29 @@ export interface BudgetSummary {
 export interface Improvement {
   /** The KL budget (nats). */
   kl: number;
+  /** The first series (series in the order they first appear). */
   a: string;
+  /** The series `a` is compared with. */
   b: string;
   /** The tasks both series ran on (the strata). */
   tasks: string[];
   /** Mean over tasks of P(a > b), ties ½. */
   probability: number;
+  /** Bootstrap interval of `probability`, `[lo, hi]`. */
   ci: [number, number];
 }
 
 /** A single-context task's final action probabilities for one knob value: IQM over seeds per action. */
 export interface ActionProbs {
+  /** The knob value. */
   knob: number | string | boolean;
+  /** Seeds aggregated (cells at this knob value). */
   seeds: number;
-  /** Per action: IQM over seeds of the final π(y), and its interval (6 significant digits). */
+  /** Per action: IQM over seeds of the final π(y) (`prob`, `lo` and `hi` to 6 significant digits). */
   prob: number[];
+  /** Per action, the lower end of the interval of `prob`. */
   lo: number[];
+  /** Per action, the upper end of the interval of `prob`. */
   hi: number[];
 }
 
@@ -218,7 +248,9 @@ export interface AreaSummary {
   kl: number;
   /** IQM over seeds of each seed's area, with its interval. */
   area: number;
+  /** Bootstrap interval of `area`, `[lo, hi]`. */
   areaCi: [number, number];
+  /** Seeds aggregated. */
   seeds: number;
   /** The oracle frontier's area (bandits). */
   oracle?: number;
@@ -226,22 +258,31 @@ export interface AreaSummary {
 
 /** Win rate against π_ref of each seed's best checkpoint within a KL budget (π_ref itself: ½). */
 export interface WinRateSummary {
+  /** The KL budget (nats). */
   kl: number;
   /** IQM over seeds, with its interval. */
   winRate: number;
+  /** Bootstrap interval of `winRate`, `[lo, hi]`. */
   winRateCi: [number, number];
+  /** Seeds aggregated. */
   seeds: number;
 }
 
 /** Win rate against π_ref at one (knob value, checkpoint) of a series, aggregated over seeds. */
 export interface WinRatePoint {
+  /** The knob value. */
   knob: number | string | boolean;
+  /** The checkpoint's optimizer step. */
   step: number;
   /** IQM over seeds of KL(π‖π_ref) and of the win rate, with intervals. */
   kl: number;
+  /** Bootstrap interval of `kl`, `[lo, hi]`. */
   klCi: [number, number];
+  /** IQM over seeds of the win rate against π_ref. */
   winRate: number;
+  /** Bootstrap interval of `winRate`, `[lo, hi]`. */
   winRateCi: [number, number];
+  /** Seeds aggregated. */
   seeds: number;
 }
 
@@ -253,8 +294,11 @@ export interface FrontierPoint {
   readonly reward: number;
   /** Bootstrap confidence intervals of the two IQMs, `[lo, hi]`. */
   readonly klCi: readonly [number, number];
+  /** Bootstrap confidence interval of `reward`'s IQM, `[lo, hi]`. */
   readonly rewardCi: readonly [number, number];
+  /** The knob value. */
   readonly knob: number | string | boolean;
+  /** The checkpoint's optimizer step. */
   readonly step: number;
   /** Seeds aggregated. */
   readonly seeds: number;
@@ -273,7 +317,9 @@ export type Comparator = "reference" | "pi_ref";
 
 /** One cell's judgements at one temperature against one comparator: one per held-out prompt. */
 export interface TemperatureWins {
+  /** Sampling temperature of the cell's completions. */
   temperature: number;
+  /** What they were judged against: the task's reference texts, or π_ref's completions at this temperature. */
   vs: Comparator;
   /** P(policy's completion better), per held-out prompt, in prompt order. */
   wins: number[];
@@ -285,12 +331,17 @@ export interface TemperatureWins {
 export interface TemperatureWinRate {
   /** The knob value of the series' cells ("π_ref" rows have none). */
   knob: number | string | boolean | null;
+  /** What the completions were judged against. */
   vs: Comparator;
+  /** Sampling temperature of the completions. */
   temperature: number;
+  /** Mean P(completion better) over seeds and prompts, ties ½. */
   winRate: number;
+  /** Two-level bootstrap interval (seeds, then prompts) of `winRate`, `[lo, hi]`. */
   winRateCi: [number, number];
   /** Judgements (prompts × seeds). */
   n: number;
+  /** Seeds aggregated (1 for π_ref's rows). */
   seeds: number;
 }
 
@@ -298,14 +349,21 @@ export interface TemperatureWinRate {
 export interface PairwiseWinRate {
   /** The budget (nats): each seed's checkpoint of each series nearest it is compared. */
   kl: number;
+  /** The first series (series in the order they first appear). */
   a: string;
+  /** The series `a` is judged against. */
   b: string;
+  /** Mean P(a's completion better) over seeds and prompts, ties ½. */
   winRate: number;
+  /** Two-level bootstrap interval (seeds, then prompts) of `winRate`, `[lo, hi]`. */
   winRateCi: [number, number];
+  /** Judgements (prompts × seeds). */
   n: number;
+  /** Seeds at which both series had a checkpoint with completions. */
   seeds: number;
   /** Mean over seeds of the compared checkpoints' KLs: how well they match. */
   klA: number;
+  /** Mean over seeds of b's compared checkpoint's KL. */
   klB: number;
 }
 
@@ -321,13 +379,21 @@ export interface StatsSettings {
 
 /** Where the numbers came from, so a difference between machines can be explained. */
 export interface Environment {
+  /** The ONNX Runtime execution provider that ran the cells (`cpu`, `cuda`, `webgpu`). */
   executionProvider: string;
+  /** Intra-op threads per session. */
   threads: number;
+  /** Deno version. */
   deno: string;
+  /** V8 version. */
   v8: string;
+  /** TypeScript version bundled with Deno. */
   typescript: string;
+  /** ONNX Runtime version. */
   onnxruntime: string;
+  /** Operating system (`Deno.build.os`). */
   os: string;
+  /** CPU architecture (`Deno.build.arch`). */
   arch: string;
 }
 
@@ -335,14 +401,21 @@ export interface Environment {
 export interface Results {
   /** `prefbench.results/<major>.<minor>`: {@link RESULTS_SCHEMA} when written, the file's own when read. */
   schema: string;
+  /** The suite's name. */
   suite: string;
+  /** SHA-256 (hex) of the suite's config (`slurm` aside): the manifest's. */
   configHash: string;
+  /** When the run started (ISO 8601). */
   startedAt: string;
+  /** When the results were aggregated (ISO 8601). */
   finishedAt: string;
+  /** Provider, threads and versions of the process that aggregated the run. */
   environment?: Environment;
   /** How seeds were aggregated. */
   stats: StatsSettings & { estimator: "iqm"; interval: "stratified percentile bootstrap" };
+  /** What the report needs of each task, by task name. */
   tasks: Record<string, TaskInfo>;
+  /** Every cell's record, in plan order. */
   cells: CellRecord[];
   /** Every series' points aggregated over seeds, per task. */
   points: Record<string, Record<string, FrontierPoint[]>>;

@@ -22,10 +22,13 @@ export interface SftRow {
 
 /** The optimizer budget of an SFT run. */
 export interface SftBudget {
+  /** Optimizer steps. */
   steps: number;
+  /** Rows per step. */
   batch: number;
   /** Peak learning rate of {@link schedule}. */
   lr: number;
+  /** AdamW weight decay. */
   weightDecay: number;
 }
 

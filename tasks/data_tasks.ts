@@ -41,6 +41,7 @@ import type { BuildOptions, TextTask, TextTaskSpec } from "./text_tasks.ts";
 
 /** The kinds of data task. */
 export const DATA_TASK_KINDS = ["sentiment", "summarize"] as const;
+/** A data task's kind: `sentiment` or `summarize`. */
 export type DataTaskKind = typeof DATA_TASK_KINDS[number];
 
 /** The gold model of a data task (paths as given, resolved by the suite). */
@@ -53,11 +54,13 @@ export interface DataGoldConfig {
   readonly labelIndex?: number;
   /** Classifier: a label name from `config.json`'s `id2label` beside the model. */
   readonly label?: string;
+  /** The model's input names; `mask` or `tokenTypes` null where it has no such input (default: by the model). */
   readonly inputs?: {
     readonly ids?: string;
     readonly mask?: string | null;
     readonly tokenTypes?: string | null;
   };
+  /** The output read (default `logits`). */
   readonly output?: string;
   /** Tokens per scored text (default: the model's static length, else 128). */
   readonly maxLength?: number;
@@ -67,8 +70,11 @@ export interface DataGoldConfig {
 
 /** How π_ref is fine-tuned on the dataset. */
 export interface DataReferenceConfig extends SftBudget {
+  /** Model width D of π_ref's GPT (divisible by `heads`). */
   readonly dModel: number;
+  /** Transformer blocks of π_ref's GPT. */
   readonly layers: number;
+  /** Attention heads of π_ref's GPT. */
   readonly heads: number;
   /** Longest sequence (BOS, prompt and completion, EOS). */
   readonly context: number;
@@ -76,11 +82,15 @@ export interface DataReferenceConfig extends SftBudget {
 
 /** A suite-defined text task over local data: plain data, hashed with the suite. */
 export interface DataTaskConfig {
+  /** Which of the two setups the task is. */
   readonly kind: DataTaskKind;
+  /** One line for listings (default: built from the kind, the dataset and the gold model). */
   readonly description?: string;
+  /** The dataset file and how its columns map to roles. */
   readonly dataset: DatasetSpec;
   /** The policy's tokenizer.json. */
   readonly tokenizer: string;
+  /** The gold reward model (and, for `summarize`, the judge of win rates). */
   readonly gold: DataGoldConfig;
   /** Rows the task keeps: a uniform sample (seeded) of the rows read. */
   readonly rows: number;
@@ -95,6 +105,7 @@ export interface DataTaskConfig {
     readonly minTokens: number;
     readonly maxTokens: number;
   };
+  /** How π_ref is fine-tuned on the SFT rows. */
   readonly reference: DataReferenceConfig;
   /** Most tokens a completion may have (EOS included). */
   readonly maxNewTokens: number;

@@ -18,8 +18,8 @@
  * @module
  */
 import { open } from "node:fs/promises";
-import type { AsyncBuffer, FileMetaData, SchemaElement } from "hyparquet";
-import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import type { AsyncBuffer, FileMetaData, SchemaElement } from "npm:hyparquet@1.31.5";
+import { parquetMetadataAsync, parquetReadObjects } from "npm:hyparquet@1.31.5";
 
 /** What a task reads from a row. */
 export type DatasetRole = "text" | "label" | "prompt" | "completion";
@@ -47,13 +47,16 @@ export type DatasetPreset = keyof typeof DATASET_PRESETS;
 
 /** The file formats read. */
 export const DATASET_FORMATS = ["jsonl", "parquet"] as const;
+/** A dataset file format. */
 export type DatasetFormat = typeof DATASET_FORMATS[number];
 
 /** Where a dataset is and how its columns map to roles. */
 export interface DatasetSpec {
+  /** Path of the dataset file (a suite resolves it against the suite file's folder). */
   readonly path: string;
   /** Default: from the extension (`.jsonl`, `.ndjson`, `.json` → jsonl; `.parquet` → parquet). */
   readonly format?: DatasetFormat;
+  /** A schema whose column names to use (see {@link DATASET_PRESETS}). */
   readonly preset?: DatasetPreset;
   /** Column of each role, over the preset's. */
   readonly columns?: Partial<Record<DatasetRole, string>>;

@@ -9,7 +9,7 @@
  * an ONNX LM the harness exported itself from a GPT.
  */
 import assert from "node:assert/strict";
-import * as ort from "onnxruntime-node";
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import { join } from "node:path";
 import { grad } from "../engine/autodiff.ts";
 import { Graph, type Tensor, type TensorData } from "../engine/graph.ts";

@@ -9,8 +9,8 @@
  * PREFBENCH_CHROMIUM to a Chromium binary).
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import type { Browser, Page } from "playwright-core";
+import { chromium } from "npm:playwright-core@1.65.1";
+import type { Browser, Page } from "npm:playwright-core@1.65.1";
 import { publishSite } from "../reports/publish.ts";
 import { buildReport } from "../reports/report.ts";
 import { EVIL, EVIL_IMG, fixtureManifest, fixtureResults, HOSTILE, writeRun } from "./_report_fixture.ts";
