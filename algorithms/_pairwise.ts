@@ -147,9 +147,11 @@ export function batchSize(n: number, requested: number): number {
 
 /** What {@link stepLoop} runs. */
 export interface StepLoop<T> {
+  /** Steps and learning-rate schedule, as in {@link PairwiseRun}. */
   run: Pick<PairwiseRun, "steps" | "lr" | "anneal_lr">;
-  /** Dataset size and examples per step (from {@link batchSize}). */
+  /** Dataset size. */
   n: number;
+  /** Examples per step (from {@link batchSize}); `n` means the whole dataset every step. */
   batch: number;
   /** Feeds of a batch of dataset indices. */
   feedsFor: (idx: readonly number[]) => Feeds;

@@ -15,6 +15,7 @@ export type {
   FitContext,
   FittedScorer,
   HParams,
+  PluginBase,
   PolicyAlgorithm,
   RewardSource,
   Sampler,

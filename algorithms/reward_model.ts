@@ -10,18 +10,21 @@
  * constant, which no policy objective here depends on.
  *
  * It fits a scorer rather than a policy, so it traces no frontier: a suite's `reward_model` entry
- * configures the proxy reward of every bandit cell that asks for `reward: proxy`.
+ * configures the proxy reward of every bandit cell that asks for `reward: proxy`; text cells use the
+ * text defaults.
  *
- * On text (`fitText`) the scorer is a small transformer encoder built from the gold classifier's blocks
- * (models/classifier.ts) reading prompt + completion, its one logit the score; minibatch AdamW on the
- * same pairs DPO sees. Text cells use the text defaults (the suite's `reward_model` entry sizes the
- * bandit tables).
+ * The scorer is the task's (`ScorerEnv`, envs/scorer_env.ts): on a bandit a table, or linear in the task's features;
+ * on text a small transformer encoder built from the gold classifier's blocks reading prompt +
+ * completion, its one logit the score. AdamW over the pairs, full batch or shuffled minibatches, with
+ * decoupled weight decay on the parameters the scorer names (a table's every entry; a network's weight
+ * matrices). The reported loss and accuracy are over the whole dataset, through the fitted scorer.
  *
  * @module
  */
 import type { Graph, Tensor } from "../engine/graph.ts";
 import { Graph as G } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
+
 import { scorerReward } from "../envs/scorer_env.ts";
 import type { HParamSpecs } from "./_hparams.ts";
 import { batchSize, stepLoop } from "./_pairwise.ts";
@@ -80,7 +83,7 @@ async function fit(ctx: FitContext, c: RewardModelConfig): Promise<FittedScorer>
     g.mean(bradleyTerryLoss(g, margin)),
     scorer.initialParams(ctx.rng("init")),
     {
-      adamw: { weightDecay: c.weight_decay, decay: () => true, ...clipNorm(c.max_grad_norm) },
+      adamw: { weightDecay: c.weight_decay, decay: scorer.decays, ...clipNorm(c.max_grad_norm) },
       metrics: { accuracy: g.mean(g.cast(g.less(g.scalar(0, dtype), margin), dtype)) },
     },
   );

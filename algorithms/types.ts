@@ -32,6 +32,7 @@ export type HParams = Record<string, HParamValue>;
 
 /** Everything one cell's training may use. */
 export interface TrainContext {
+  /** The cell's ONNX Runtime: compiles and runs every graph the training builds. */
   readonly rt: Runtime;
   /** The policy to train (initialized at π_ref) in its environment. */
   readonly env: PolicyEnv;
@@ -70,15 +71,17 @@ export type CheckpointPolicy =
 export interface Checkpoint {
   /** Optimizer steps taken (0 for inference-time methods). */
   readonly step: number;
+  /** The policy in one of its three forms (parameters, sampler, exact distribution). */
   readonly policy: CheckpointPolicy;
   /** Training metrics (loss, grad_norm, ...). */
   readonly metrics: Readonly<Record<string, number>>;
 }
 
-/** Fields every plugin has. */
-interface PluginBase<C extends HParams> {
+/** Fields every plugin has: the common base of {@link PolicyAlgorithm} and {@link ScorerAlgorithm}. */
+export interface PluginBase<C extends HParams> {
   /** The name suite files and the CLI use. */
   readonly name: string;
+  /** What data the algorithm consumes, which decides how the bench runs it. */
   readonly kind: AlgorithmKind;
   /** One line for `--help`. */
   readonly summary: string;
@@ -92,6 +95,7 @@ interface PluginBase<C extends HParams> {
 
 /** An algorithm that produces a policy and traces a frontier with its knob. */
 export interface PolicyAlgorithm<C extends HParams = HParams> extends PluginBase<C> {
+  /** A policy algorithm's kind: anything but `supervised`. */
   readonly kind: "offline-pairwise" | "online-rl" | "inference-time";
   /** The hyperparameter whose sweep traces the reward-vs-KL frontier (β, τ, KL coefficient, n). */
   readonly knob: keyof C & string;
@@ -101,24 +105,31 @@ export interface PolicyAlgorithm<C extends HParams = HParams> extends PluginBase
 
 /** What fitting a scorer is given. */
 export interface FitContext {
+  /** The ONNX Runtime that compiles and runs the fit's graphs. */
   readonly rt: Runtime;
   /** The scorer model of the task (a table, linear in features, a small text classifier). */
   readonly scorer: ScorerEnv;
+  /** The preference pairs to fit the scorer on (chosen and rejected responses per prompt). */
   readonly pairs: PairData;
   /** The random stream for a purpose ("init", "minibatch"). */
   rng(purpose: string): Rng;
+  /** Called after every optimizer step with that step's metrics (computed before the update). */
   readonly onStep?: (step: number, metrics: StepMetrics) => void;
 }
 
 /** A fitted scorer: the reward it gives rows, and the fit's final metrics. */
 export interface FittedScorer {
+  /** The fitted scorer as a reward of rows. */
   readonly reward: Reward;
+  /** Metrics of the fit at its end (e.g. the reward model's loss and accuracy over all pairs). */
   readonly metrics: Readonly<Record<string, number>>;
 }
 
 /** An algorithm that fits a scorer (a proxy reward) rather than a policy. */
 export interface ScorerAlgorithm<C extends HParams = HParams> extends PluginBase<C> {
+  /** A scorer algorithm's kind: always `supervised`. */
   readonly kind: "supervised";
+  /** Fits the task's scorer to `ctx.pairs` with hyperparameters `config`. */
   fit(ctx: FitContext, config: C): Promise<FittedScorer>;
 }
 

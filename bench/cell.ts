@@ -18,8 +18,8 @@
  * @module
  */
 import { rewardModel, type RewardModelConfig } from "../algorithms/reward_model.ts";
-import { getAlgorithm } from "../algorithms/registry.ts";
 import { parseHParams } from "../algorithms/mod.ts";
+import type { Registry } from "../algorithms/registry.ts";
 import type {
   Checkpoint,
   FittedScorer,
@@ -64,6 +64,8 @@ export interface Proxy {
 /** What every cell of a run shares. */
 export interface CellEnv {
   readonly rt: Runtime;
+  /** The algorithms cells may name: the built-ins and the run's plugins. */
+  readonly registry: Registry;
   readonly tasks: ReadonlyMap<string, BanditTask>;
   readonly checkpoints: number;
   /** The reward model's config (behind `reward: proxy`). */
@@ -190,7 +192,7 @@ interface CellTask {
 export async function runCell(cell: Cell, env: CellEnv, hooks: CellHooks = {}): Promise<CellRecord | null> {
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
-  const alg = getAlgorithm(cell.algorithm) as PolicyAlgorithm;
+  const alg = env.registry.get(cell.algorithm) as PolicyAlgorithm;
   const record: CellRecord = {
     id: cell.id,
     task: cell.task,

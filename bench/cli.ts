@@ -17,7 +17,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ALGORITHMS, unknownName } from "../algorithms/mod.ts";
+import type { Registry } from "../algorithms/mod.ts";
+import { BUILT_INS, unknownName } from "../algorithms/mod.ts";
 import { EP_CHOICES, type EpChoice } from "../engine/runtime.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { displayPath, loadBanditTasks } from "../tasks/bandits.ts";
@@ -32,6 +33,10 @@ import type { Cell, Suite, SuiteOverrides } from "./suite.ts";
 import { describeAlgorithms, overrideSuite, parseSeeds, parseSuite, planCells } from "./suite.ts";
 import { checkInput, checkOutputDir } from "./validate.ts";
 import { ConfigError } from "../results/mod.ts";
+import type { Known } from "./plugins.ts";
+import { loadPlugins, loadRunPlugins } from "./plugins.ts";
+import { suitePluginSpecs } from "./suite.ts";
+import { fromFileUrl, toFileUrl } from "./paths.ts";
 
 /** The suite `deno task bench` runs when none is given. */
 export const DEFAULT_SUITE = new URL("../tasks/quick.yaml", import.meta.url);
@@ -47,6 +52,9 @@ same exact evaluator, and writes runs/<run-id>/{manifest.json, results.jsonl, re
 
 Options:
   --suite <file>         suite YAML (default: the embedded tasks/quick.yaml)
+  --plugin <file.ts>     load a module exporting algorithms and/or bandit tasks (repeatable; a suite
+                         lists its own under plugins: [paths relative to the suite file]); with
+                         --help, its algorithms are listed below
   --tasks <a,b>          run only these tasks (replaces the suite's list)
   --algorithms <a,b>     run only these algorithms (suite config kept; defaults if the suite omits one)
   --seeds <n | a,b,c>    a number of seeds (0..n-1) or a list
@@ -79,11 +87,13 @@ Scaling out (a run folder shared by several processes, or a Slurm cluster):
 
 Exit codes: 0 all cells ok, 1 some cell failed, 2 bad input, 130 interrupted (resume with --resume).
 
-Algorithms and hyperparameters (a list in a suite sweeps, a scalar fixes):
+Algorithms and hyperparameters (a list in a suite sweeps, a scalar fixes; bandit default, then the
+text default where it differs):
 `;
 
 const OPTIONS = {
   suite: { type: "string" },
+  plugin: { type: "string", multiple: true },
   tasks: { type: "string" },
   algorithms: { type: "string" },
   seeds: { type: "string" },
@@ -96,13 +106,15 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-type Flags = Record<string, { type: "string" | "boolean"; short?: string }>;
-type FlagValues = Record<string, string | boolean | undefined>;
+type Flags = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /** A run, checked and ready: nothing has been written yet. */
 export interface PreparedRun {
   readonly suite: Suite;
   readonly tasks: ReadonlyMap<string, BanditTask>;
+  /** The built-in algorithms and the run's plugins'. */
+  readonly registry: Registry;
   readonly options: Pick<RunOptions, "out" | "resume" | "ep" | "threads">;
   readonly quiet: boolean;
   /** Worker processes (`--jobs`, default 1: cells run in this process). */
@@ -128,7 +140,9 @@ export async function prepareRun(args: readonly string[], set: FlagSet = {}): Pr
   const options: Flags = { ...OPTIONS, ...set.extra };
   for (const k of set.omit ?? []) delete options[k];
   let values: {
-    [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean;
+    [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[]
+      : (typeof OPTIONS)[K]["type"] extends "string" ? string
+      : boolean;
   };
   let all: FlagValues;
   try {
@@ -156,8 +170,8 @@ export async function prepareRun(args: readonly string[], set: FlagSet = {}): Pr
   if (!(Number.isInteger(jobs) && jobs >= 1 && jobs <= 1024)) {
     flagError("--jobs", values.jobs, "an integer in [1, 1024]");
   }
-  const tasks = await loadBanditTasks();
-  const known = [...tasks.keys(), ...TEXT_TASKS.keys()];
+  const base = { registry: BUILT_INS, tasks: await loadBanditTasks() };
+  const pluginFlags = (values.plugin ?? []).map((path) => ({ path, field: "--plugin" }));
   const list = (s: string | undefined) => s?.split(",").map((x) => x.trim()).filter(Boolean);
   const overrides: SuiteOverrides = {};
   const t = list(values.tasks), a = list(values.algorithms);
@@ -181,8 +195,9 @@ export async function prepareRun(args: readonly string[], set: FlagSet = {}): Pr
     }
   }
 
-  let suite: Suite;
-  const flagsGiven = values.suite !== undefined || Object.keys(overrides).length > 0;
+  let suite: Suite, known: Known;
+  const flagsGiven = values.suite !== undefined || Object.keys(overrides).length > 0 ||
+    pluginFlags.length > 0;
   if (values.resume !== undefined) {
     if (values.out !== undefined) {
       throw new ConfigError(
@@ -194,7 +209,11 @@ export async function prepareRun(args: readonly string[], set: FlagSet = {}): Pr
     const fail = (field: string, why: string): never => {
       throw new ConfigError(`Cannot resume "${values.resume}" (${field}): ${why}`, field);
     };
-    suite = flagsGiven ? await suiteFromFlags(values.suite, overrides, known) : manifest.suite;
+    // The run's plugins, as they were: a plugin whose file changed is refused, naming it.
+    known = await loadRunPlugins(manifest.suite.plugins, base);
+    ({ suite, known } = flagsGiven
+      ? await suiteFromFlags(values.suite, overrides, pluginFlags, base)
+      : { suite: manifest.suite, known });
     if (configHash(suite) !== manifest.configHash) {
       fail(
         "--resume",
@@ -214,19 +233,19 @@ export async function prepareRun(args: readonly string[], set: FlagSet = {}): Pr
     try {
       // The plugins and tasks of today must still accept the run's config.
       for (const task of suite.tasks) {
-        if (!known.includes(task) && suite.textTasks?.[task] === undefined) {
+        if (!known.tasks.has(task) && !TEXT_TASKS.has(task) && suite.textTasks?.[task] === undefined) {
           throw new RangeError(`unknown task "${task}"`);
         }
       }
-      planCells(suite);
+      planCells(suite, known.registry);
     } catch (e) {
       fail("--resume", `its config no longer validates: ${(e as Error).message}`);
     }
   } else {
-    suite = await suiteFromFlags(values.suite, overrides, known);
+    ({ suite, known } = await suiteFromFlags(values.suite, overrides, pluginFlags, base));
     await checkOutputDir(values.out ?? "runs");
   }
-  if (planCells(suite).length === 0) {
+  if (planCells(suite, known.registry).length === 0) {
     throw new ConfigError(
       `Cannot parse config "${suite.file}": it plans no cell (no policy algorithm)`,
       "algorithms",
@@ -234,7 +253,8 @@ export async function prepareRun(args: readonly string[], set: FlagSet = {}): Pr
   }
   return {
     suite,
-    tasks,
+    tasks: known.tasks,
+    registry: known.registry,
     quiet: values.quiet ?? false,
     jobs,
     extra: Object.fromEntries(Object.keys(set.extra ?? {}).map((k) => [k, all[k]])),
@@ -265,10 +285,7 @@ export async function main(args: readonly string[]): Promise<number> {
     console.error(e instanceof Error ? e.message : String(e));
     return e instanceof ConfigError ? 2 : 1;
   }
-  if (!prepared) {
-    console.log(HELP + describeAlgorithms(ALGORITHMS));
-    return 0;
-  }
+  if (!prepared) return await printHelp(args);
   const tty = Deno.stderr.isTerminal();
   const encoder = new TextEncoder();
   const live = tty && !prepared.quiet
@@ -299,6 +316,7 @@ export async function main(args: readonly string[]): Promise<number> {
         }
       },
       signal: abort.signal,
+      registry: prepared.registry,
     };
     const run = prepared.jobs > 1
       ? await runSuiteParallel(prepared.suite, prepared.tasks, { ...opts, jobs: prepared.jobs })
@@ -324,18 +342,44 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * The suite the flags name (or the default one), with its plugins and the `--plugin` ones loaded on
+ * top of `base`, narrowed by the overrides.
+ */
 async function suiteFromFlags(
   suitePath: string | undefined,
   overrides: SuiteOverrides,
-  known: readonly string[],
-): Promise<Suite> {
-  const url = suitePath ? new URL(suitePath, `file://${Deno.cwd()}/`) : DEFAULT_SUITE;
-  const file = suitePath ? displayPath(url) : displayPath(DEFAULT_SUITE);
+  pluginFlags: readonly { path: string; field: string }[],
+  base: Pick<Known, "registry" | "tasks">,
+): Promise<{ suite: Suite; known: Known }> {
+  const url = suitePath ? toFileUrl(suitePath) : DEFAULT_SUITE;
+  const file = displayPath(url);
   const text = suitePath
-    ? (await checkInput(url.pathname, "text", { field: "--suite" })).value as string
-    : await Deno
-      .readTextFile(DEFAULT_SUITE);
-  return overrideSuite(parseSuite(text, file, known), overrides, known);
+    ? (await checkInput(fromFileUrl(url), "text", { field: "--suite" })).value as string
+    : await Deno.readTextFile(DEFAULT_SUITE);
+  const known = await loadPlugins([...pluginFlags, ...suitePluginSpecs(text, file)], base);
+  const tasks = [...known.tasks.keys(), ...TEXT_TASKS.keys()];
+  const parsed = parseSuite(text, file, { tasks, registry: known.registry, plugins: known.plugins });
+  return { suite: overrideSuite(parsed, overrides, tasks, known.registry), known };
+}
+
+/** `--help`: the flags, then every algorithm, with those of `--plugin` modules (loaded for it). */
+async function printHelp(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: false, allowPositionals: true });
+  const paths = ([] as unknown[]).concat(values.plugin ?? []).filter((p): p is string =>
+    typeof p === "string"
+  );
+  try {
+    const known = await loadPlugins(paths.map((path) => ({ path, field: "--plugin" })), {
+      registry: BUILT_INS,
+      tasks: new Map(),
+    });
+    console.log(HELP + describeAlgorithms(known.registry));
+    return 0;
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    return e instanceof ConfigError ? 2 : 1;
+  }
 }
 
 /** A ConfigError for what `parseArgs` rejected, with a did-you-mean for a misspelt flag. */
@@ -380,9 +424,9 @@ async function planCommand(args: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
-    cells = planCells(p.suite);
+    cells = planCells(p.suite, p.registry);
     if (p.options.out !== undefined) {
-      dir = await createRunFolder(p.suite, { ...p.options, flag: "plan --out" });
+      dir = await createRunFolder(p.suite, { ...p.options, flag: "plan --out", registry: p.registry });
     }
   }
   await writeStdout(cells.map((c) => planLine(c) + "\n").join(""));
@@ -523,8 +567,10 @@ async function slurmCommand(args: string[]): Promise<number> {
       return 0;
     }
   } else {
-    dir = await Deno.realPath(await createRunFolder(p.suite, { ...p.options, flag: "slurm submit" }));
-    indices = planCells(p.suite).map((c) => c.index);
+    dir = await Deno.realPath(
+      await createRunFolder(p.suite, { ...p.options, flag: "slurm submit", registry: p.registry }),
+    );
+    indices = planCells(p.suite, p.registry).map((c) => c.index);
   }
   const sub = await submit(dir, indices, settings, x["dry-run"] ? { dryRun: true } : {});
   for (const c of sub.commands) console.error(`${x["dry-run"] ? "would run" : "ran"}: ${c}`);

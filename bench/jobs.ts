@@ -42,6 +42,9 @@ import { canonicalJson, createDirAtomic, gitState, runId } from "./store.ts";
 import type { Cell, Suite } from "./suite.ts";
 import { checkTextTaskInputs, planCells } from "./suite.ts";
 import { ConfigError } from "../results/mod.ts";
+import type { Registry } from "../algorithms/mod.ts";
+import { BUILT_INS } from "../algorithms/mod.ts";
+import { loadRunPlugins } from "./plugins.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url);
 const CONFIG = new URL("../deno.json", import.meta.url);
@@ -53,6 +56,8 @@ export interface RunFolder {
   readonly suite: Suite;
   readonly cells: readonly Cell[];
   readonly tasks: ReadonlyMap<string, BanditTask>;
+  /** The built-in algorithms and the run's plugins (loaded, checked against their recorded hashes). */
+  readonly registry: Registry;
 }
 
 /**
@@ -69,7 +74,10 @@ export async function openRunFolder(dir: string, flag = "--run"): Promise<RunFol
   if (configHash(suite) !== manifest.configHash) {
     fail("its manifest's suite does not hash to its configHash (was manifest.json edited?)");
   }
-  const tasks = await loadBanditTasks();
+  const { tasks, registry } = await loadRunPlugins(suite.plugins, {
+    registry: BUILT_INS,
+    tasks: await loadBanditTasks(),
+  });
   let cells: Cell[] = [];
   try {
     for (const t of suite.tasks) {
@@ -77,14 +85,14 @@ export async function openRunFolder(dir: string, flag = "--run"): Promise<RunFol
         throw new RangeError(`unknown task "${t}"`);
       }
     }
-    cells = planCells(suite);
+    cells = planCells(suite, registry);
   } catch (e) {
     fail(`its config no longer validates: ${(e as Error).message}`);
   }
   if (manifest.cells !== undefined && manifest.cells !== cells.length) {
     fail(`its manifest says ${manifest.cells} cells, but its config plans ${cells.length}`);
   }
-  return { dir, manifest, suite, cells, tasks };
+  return { dir, manifest, suite, cells, tasks, registry };
 }
 
 /** How {@link runCells} takes its cells. */
@@ -124,7 +132,7 @@ export async function runCells(
     log,
   });
   await warnIfDifferent(manifest, describeEnvironment(rt), log);
-  const env = cellEnv(run.suite, rt, run.tasks);
+  const env = cellEnv(run.suite, rt, run.tasks, run.registry);
   const signal = opts.signal;
   if ("index" in source) {
     const cell = cells[source.index]!;
@@ -222,6 +230,7 @@ export async function mergeRun(
       suite,
       await Runtime.create({ ep: manifest.executionProvider as EpChoice, threads: manifest.threads }),
       tasks,
+      run.registry,
     ));
 }
 
@@ -237,7 +246,7 @@ export class CellsMissing extends Error {
  */
 export async function createRunFolder(
   suite: Suite,
-  opts: { out?: string; ep?: EpChoice; threads?: number; flag?: string },
+  opts: { out?: string; ep?: EpChoice; threads?: number; flag?: string; registry?: Registry },
 ): Promise<string> {
   const ep = opts.ep ?? "cpu";
   if (ep === "auto") {
@@ -252,7 +261,7 @@ export async function createRunFolder(
   await checkJudge(suite);
   await checkTextTaskInputs(suite);
   const environment = describeEnvironment({ provider: ep, threads: opts.threads ?? 1 });
-  const manifest = await newManifest(suite, environment);
+  const manifest = await newManifest(suite, environment, opts.registry);
   return await createDirAtomic(opts.out ?? "runs", runId(new Date(manifest.startedAt), manifest.configHash), {
     "manifest.json": JSON.stringify(manifest, null, 2) + "\n",
   });

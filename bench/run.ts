@@ -15,7 +15,9 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import type { Registry } from "../algorithms/mod.ts";
+import { BUILT_INS } from "../algorithms/mod.ts";
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import { cpus, totalmem } from "node:os";
 import denoJson from "../deno.json" with { type: "json" };
 import type { EpChoice } from "../engine/runtime.ts";
@@ -52,7 +54,9 @@ export interface RunOptions {
   out?: string;
   /** Resume this run folder instead of starting a new one. */
   resume?: string;
+  /** Execution provider (default `cpu`). */
   ep?: EpChoice;
+  /** Intra-op threads of ONNX Runtime (default 1, for reproducibility). */
   threads?: number;
   /** Progress and messages, one line each (default: stderr); null silences them. */
   log?: ((line: string) => void) | null;
@@ -62,13 +66,19 @@ export interface RunOptions {
   columns?: () => number;
   /** Stops the run after saving what is finished (Ctrl-C). */
   signal?: AbortSignal;
+  /** The algorithms the suite names (default: the built-ins): the suite's plugins must be in it. */
+  registry?: Registry;
 }
 
 /** The outcome of a run. */
 export interface RunOutcome {
+  /** The run folder. */
   readonly dir: string;
+  /** The finished run's results, as written to `results.json`. */
   readonly results: Results;
+  /** Path of the run's HTML report (`report.html` in `dir`). */
   readonly reportPath: string;
+  /** Wall-clock seconds this call took (a resume counts only its own part). */
   readonly wallSeconds: number;
 }
 
@@ -174,7 +184,8 @@ export async function openRun(
 ): Promise<OpenRun> {
   const log = opts.log === undefined ? (l: string) => console.error(l) : opts.log;
   const hash = configHash(suite);
-  const cells = planCells(suite);
+  const registry = opts.registry ?? BUILT_INS;
+  const cells = planCells(suite, registry);
   if (cells.length === 0) throw new ConfigError(`Suite "${suite.name}" plans no cell`, "algorithms");
   for (const t of suite.tasks) {
     if (!tasks.has(t) && !isTextTask(t) && suite.textTasks?.[t] === undefined) {
@@ -237,7 +248,7 @@ export async function openRun(
     }
     await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
   } else {
-    manifest = await newManifest(suite, environment);
+    manifest = await newManifest(suite, environment, registry);
     dir = await createDirAtomic(opts.out ?? "runs", runId(new Date(manifest.startedAt), hash), {
       "manifest.json": JSON.stringify(manifest, null, 2) + "\n",
     });
@@ -248,7 +259,7 @@ export async function openRun(
     manifest,
     cells,
     done: new Map(prior?.records ?? []),
-    env: cellEnv(suite, rt, tasks),
+    env: cellEnv(suite, rt, tasks, registry),
     tasks,
     environment,
   };
@@ -258,7 +269,11 @@ export async function openRun(
  * The manifest of a new run of `suite` in `environment` (this machine, this commit, started now).
  * Nothing is written.
  */
-export async function newManifest(suite: Suite, environment: Environment): Promise<Manifest<Suite>> {
+export async function newManifest(
+  suite: Suite,
+  environment: Environment,
+  registry: Registry = BUILT_INS,
+): Promise<Manifest<Suite>> {
   const git = await gitState();
   return {
     harness: `prefbench ${denoJson.version}`,
@@ -280,7 +295,7 @@ export async function newManifest(suite: Suite, environment: Environment): Promi
       gpu: await gpuModel(),
     },
     seeds: suite.seeds,
-    cells: planCells(suite).length,
+    cells: planCells(suite, registry).length,
     startedAt: new Date().toISOString(),
     resumes: [],
     finishedAt: null,
@@ -288,9 +303,15 @@ export async function newManifest(suite: Suite, environment: Environment): Promi
 }
 
 /** What every cell of a run shares: the runtime, the tasks and the per-run caches (empty). */
-export function cellEnv(suite: Suite, rt: Runtime, tasks: ReadonlyMap<string, BanditTask>): CellEnv {
+export function cellEnv(
+  suite: Suite,
+  rt: Runtime,
+  tasks: ReadonlyMap<string, BanditTask>,
+  registry: Registry = BUILT_INS,
+): CellEnv {
   return {
     rt,
+    registry,
     tasks,
     checkpoints: suite.checkpoints,
     rewardModel: suite.rewardModel,

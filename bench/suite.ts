@@ -15,27 +15,35 @@ import type { DataTaskConfig } from "../tasks/data_tasks.ts";
 import { dataTaskSpec } from "../tasks/data_tasks.ts";
 import type { TextTaskSpec } from "../tasks/text_tasks.ts";
 import { parseTextTasks } from "../tasks/text_task_schema.ts";
-import { parse } from "yaml";
+import { parse } from "npm:yaml@2.9.1";
 import { dirname, join } from "node:path";
 import {
   allowed,
+  BUILT_INS,
   checkValue,
-  getAlgorithm,
   HParamError,
   isPolicyAlgorithm,
-  knownAlgorithms,
   parseHParams,
   REWARD_MODEL_DEFAULTS,
   rewardModel,
   unknownName,
 } from "../algorithms/mod.ts";
-import type { Algorithm, HParams, HParamSpec, HParamValue, PolicyAlgorithm } from "../algorithms/mod.ts";
+import type {
+  Algorithm,
+  HParams,
+  HParamSpec,
+  HParamValue,
+  PolicyAlgorithm,
+  Registry,
+} from "../algorithms/mod.ts";
+import type { PluginRef, PluginSpec } from "./plugins.ts";
 import { checkInput, yamlPosition, yamlReason } from "./validate.ts";
 import type { StatsSettings } from "../results/mod.ts";
 import { ConfigError } from "../results/mod.ts";
 
 /** One algorithm's entry in a suite: fixed values and swept lists. */
 export interface SuiteAlgorithm {
+  /** Algorithm name, as in the registry. */
   readonly name: string;
   /** Hyperparameters fixed by the suite (validated). */
   readonly fixed: HParams;
@@ -56,12 +64,15 @@ export interface DivergenceLimits {
 
 /** A parsed suite. */
 export interface Suite {
+  /** The suite's `name:` (default "suite"). */
   readonly name: string;
   /** Where it came from (for messages and the manifest). */
   readonly file: string;
+  /** Seeds every cell is run with (`seeds: 3` gives 0, 1, 2; default 3). */
   readonly seeds: readonly number[];
   /** Checkpoints per trained cell. */
   readonly checkpoints: number;
+  /** Tasks to run, by name: bandit tasks, built-in text tasks or the suite's own `textTasks`. */
   readonly tasks: readonly string[];
   /** Policy algorithms, in suite order. */
   readonly algorithms: readonly SuiteAlgorithm[];
@@ -69,7 +80,9 @@ export interface Suite {
   readonly textAlgorithms?: readonly SuiteAlgorithm[];
   /** The full config of the reward model behind `reward: proxy`. */
   readonly rewardModel: HParams;
+  /** When a cell counts as diverged and stops. */
   readonly divergence: DivergenceLimits;
+  /** How per-seed metrics are aggregated into intervals. */
   readonly stats: StatsSettings;
   /** Who judges win rates on judged text tasks (default: each task's own judge). */
   readonly judge?: JudgeSpec;
@@ -80,6 +93,21 @@ export interface Suite {
    * suite file's folder; `tasks` may name them like built-in tasks.
    */
   readonly textTasks?: Readonly<Record<string, DataTaskConfig>>;
+  /**
+   * The plugins the run loads (`plugins:` and `--plugin`), each with the hash of its file: part of the
+   * config, so a changed plugin is a different config.
+   */
+  readonly plugins?: readonly PluginRef[];
+}
+
+/** What a suite may name besides its own text tasks. */
+export interface SuiteKnown {
+  /** Task names (bandit and text). */
+  readonly tasks: readonly string[];
+  /** The algorithms (default: the built-ins). */
+  readonly registry?: Registry;
+  /** The plugins loaded for it, recorded in the suite. */
+  readonly plugins?: readonly PluginRef[];
 }
 
 /**
@@ -128,13 +156,16 @@ const TOP_KEYS = [
   "judge",
   "text_tasks",
   "slurm",
+  "plugins",
 ];
 
 /**
  * Parses suite YAML. `knownTasks` validates task names; `file` names the source in errors:
  * `Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: dpo, ipo, ...)`.
  */
-export function parseSuite(text: string, file: string, knownTasks: readonly string[]): Suite {
+export function parseSuite(text: string, file: string, knownOrTasks: SuiteKnown | readonly string[]): Suite {
+  const given: SuiteKnown = isKnown(knownOrTasks) ? knownOrTasks : { tasks: knownOrTasks };
+  const knownTasks = given.tasks, registry = given.registry ?? BUILT_INS;
   const fail = (field: string, why: string): never => {
     throw new ConfigError(`Cannot parse config "${file}": ${why}`, field);
   };
@@ -183,7 +214,8 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
     );
   }
 
-  const { algorithms, rewardModelConfig } = parseAlgorithms(doc.algorithms, fail);
+  if (doc.plugins !== undefined) pluginPaths(doc.plugins, fail);
+  const { algorithms, rewardModelConfig } = parseAlgorithms(doc.algorithms, fail, registry);
   // Text tasks may sweep other values (a GPT's β range is not a table's); they inherit `algorithms` otherwise.
   let textAlgorithms: SuiteAlgorithm[] | null = null;
   if (doc.text_algorithms !== undefined) {
@@ -195,7 +227,7 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
         } is not allowed (allowed: a mapping from algorithm names to hyperparameters)`,
       );
     }
-    textAlgorithms = parseAlgorithms(doc.text_algorithms, fail).algorithms;
+    textAlgorithms = parseAlgorithms(doc.text_algorithms, fail, registry).algorithms;
   }
   return {
     name: name as string,
@@ -211,16 +243,59 @@ export function parseSuite(text: string, file: string, knownTasks: readonly stri
     ...(doc.judge === undefined ? {} : { judge: parseJudge(doc.judge, file, fail) }),
     ...(doc.slurm === undefined ? {} : { slurm: parseSlurm(doc.slurm, fail) }),
     ...(textTasks ? { textTasks } : {}),
+    ...(given.plugins?.length ? { plugins: given.plugins } : {}),
   };
+}
+
+function isKnown(v: SuiteKnown | readonly string[]): v is SuiteKnown {
+  return !Array.isArray(v);
+}
+
+/** A suite's `plugins:` value: a list of paths (checked; loading is the caller's). */
+function pluginPaths(v: unknown, fail: Fail): string[] {
+  if (!Array.isArray(v) || v.some((p) => typeof p !== "string" || p.trim() === "")) {
+    return fail(
+      "plugins",
+      `plugins = ${JSON.stringify(v)} is not allowed (allowed: a list of paths of TypeScript modules)`,
+    );
+  }
+  return v as string[];
+}
+
+/**
+ * The plugins a suite's text names (`plugins:`), paths resolved against the suite file's folder, for
+ * loading before the suite is parsed. YAML that does not parse gives none (parsing then reports it).
+ */
+export function suitePluginSpecs(text: string, file: string): PluginSpec[] {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return [];
+  }
+  if (!isRecord(doc) || doc.plugins === undefined) return [];
+  const paths = pluginPaths(doc.plugins, (field, why): never => {
+    throw new ConfigError(`Cannot parse config "${file}": ${why}`, field);
+  });
+  return paths.map((p, i) => ({
+    path: p.startsWith("/") ? p : join(dirname(file), p),
+    field: `plugins[${i}]`,
+  }));
 }
 
 /** `slurm: { cpus_per_task, mem, time, partition, account, max_parallel }`: defaults of `slurm submit`'s flags. */
 export interface SlurmSuiteSettings {
+  /** CPUs per array task (default: the run's `--threads`). */
   readonly cpusPerTask?: number;
+  /** Memory per task, in Slurm's syntax: `4G`, `500M`. */
   readonly mem?: string;
+  /** Time limit per task, in Slurm's syntax: `30`, `01:00:00`, `1-12`. */
   readonly time?: string;
+  /** Slurm partition to submit to (default: the cluster's). */
   readonly partition?: string;
+  /** Slurm account to charge (default: the cluster's). */
   readonly account?: string;
+  /** Array tasks running at once (`%N`; default: no limit). */
   readonly maxParallel?: number;
 }
 
@@ -341,11 +416,11 @@ async function checkPresent(path: string, ref: { field: string; config: string }
 }
 
 /** The policy algorithms of an `algorithms` mapping, and the reward model's config where it is listed. */
-function parseAlgorithms(doc: Record<string, unknown>, fail: Fail) {
+function parseAlgorithms(doc: Record<string, unknown>, fail: Fail, registry: Registry) {
   const algorithms: SuiteAlgorithm[] = [];
   let rewardModelConfig: HParams = { ...REWARD_MODEL_DEFAULTS };
   for (const [algName, raw] of Object.entries(doc)) {
-    const alg = reword(fail, `algorithms.${algName}`, () => getAlgorithm(algName));
+    const alg = reword(fail, `algorithms.${algName}`, () => registry.get(algName));
     const entry = parseEntry(alg, raw ?? {}, fail);
     if (isPolicyAlgorithm(alg)) algorithms.push(entry);
     else {
@@ -380,7 +455,12 @@ export interface SuiteOverrides {
  * run with their defaults if the suite does not mention them; seeds replace the suite's. Errors name
  * the flag.
  */
-export function overrideSuite(s: Suite, o: SuiteOverrides, knownTasks: readonly string[]): Suite {
+export function overrideSuite(
+  s: Suite,
+  o: SuiteOverrides,
+  knownTasks: readonly string[],
+  registry: Registry = BUILT_INS,
+): Suite {
   const fail = (field: string, why: string): never => {
     throw new ConfigError(`Cannot parse the command line: ${field}: ${why}`, field);
   };
@@ -390,12 +470,12 @@ export function overrideSuite(s: Suite, o: SuiteOverrides, knownTasks: readonly 
   if (o.algorithms) {
     if (new Set(o.algorithms).size !== o.algorithms.length) fail("--algorithms", "an algorithm is repeated");
     algorithms = o.algorithms.map((name) => {
-      const alg = reword(fail, "--algorithms", () => getAlgorithm(name));
+      const alg = reword(fail, "--algorithms", () => registry.get(name));
       if (!isPolicyAlgorithm(alg)) {
         fail(
           "--algorithms",
           `"${name}" fits the proxy reward and traces no frontier; run a policy algorithm with reward: proxy ` +
-            `(known: ${policyNames().join(", ")})`,
+            `(known: ${registry.policies().map((a) => a.name).join(", ")})`,
         );
       }
       return s.algorithms.find((a) => a.name === name) ?? { name, fixed: {}, sweep: [] };
@@ -416,12 +496,12 @@ export function overrideSuite(s: Suite, o: SuiteOverrides, knownTasks: readonly 
 }
 
 /** Expands a suite into cells: task × algorithm × swept values (suite order) × seed. */
-export function planCells(s: Suite): Cell[] {
+export function planCells(s: Suite, registry: Registry = BUILT_INS): Cell[] {
   const cells: Cell[] = [];
   for (const task of s.tasks) {
     const text = isTextTask(task) || s.textTasks?.[task] !== undefined;
     for (const entry of (text ? s.textAlgorithms : undefined) ?? s.algorithms) {
-      const alg = getAlgorithm(entry.name) as PolicyAlgorithm;
+      const alg = registry.get(entry.name) as PolicyAlgorithm;
       for (const combo of product(entry.sweep)) {
         // Text tasks start from the algorithm's text defaults (a GPT does not train at a table's rates).
         const defaults = text ? alg.textDefaults : alg.defaults;
@@ -587,10 +667,6 @@ function reword<T>(fail: Fail, field: string, f: () => T): T {
   }
 }
 
-function policyNames(): string[] {
-  return knownAlgorithms().split(", ").filter((n) => isPolicyAlgorithm(getAlgorithm(n)));
-}
-
 function kindOf(v: unknown): string {
   return Array.isArray(v) ? "a list" : v === null || v === undefined ? "nothing" : `a ${typeof v}`;
 }
@@ -599,18 +675,21 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** For `--help`: every plugin's summary, knob and hyperparameters with defaults and allowed values. */
-export function describeAlgorithms(list: readonly Algorithm[]): string {
-  return list.map((a) => {
+/**
+ * For `--help`: every plugin's summary, knob and hyperparameters with their bandit defaults (and the
+ * text default beside it where it differs) and allowed values; a plugin's source after its name.
+ */
+export function describeAlgorithms(registry: Registry): string {
+  return registry.list().map((a) => {
     const specs = a.hparams as Record<string, HParamSpec>;
-    const defaults = a.defaults as Record<string, unknown>;
-    const lines = Object.entries(specs).map(([k, s]) =>
-      `    ${k}${isPolicyAlgorithm(a) && a.knob === k ? " (knob)" : ""} = ${JSON.stringify(defaults[k])}: ${
-        allowed(s)
-      }`
-    );
-    return [`  ${a.name} (${a.kind}): ${a.summary}`, ...lines].join("\n");
+    const defaults = a.defaults as Record<string, unknown>, text = a.textDefaults as Record<string, unknown>;
+    const lines = Object.entries(specs).map(([k, s]) => {
+      const d = JSON.stringify(defaults[k]), t = JSON.stringify(text[k]);
+      const value = d === t ? d : `${d} (text: ${t})`;
+      return `    ${k}${isPolicyAlgorithm(a) && a.knob === k ? " (knob)" : ""} = ${value}: ${allowed(s)}`;
+    });
+    const source = registry.source(a.name);
+    const from = source === "built-in" ? "" : ` [plugin ${source}]`;
+    return [`  ${a.name} (${a.kind})${from}: ${a.summary}`, ...lines].join("\n");
   }).join("\n");
 }
-
-export { knownAlgorithms };

@@ -80,7 +80,7 @@ Deno.test("suite errors name the file, the field, the value and what is allowed"
     [
       "tasks: [bandit.ood]\nalgorithms: { dpp: {} }",
       "algorithms.dpp",
-      `Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (known: ${knownAlgorithms()})`,
+      `Cannot parse config "tasks/x.yaml": unknown algorithm "dpp" (did you mean "dpo"? known: ${knownAlgorithms()})`,
     ],
     [
       "tasks: [bandit.ood]\nalgorithms: { dpo: { beta: [0.1, -1] } }",
@@ -95,7 +95,7 @@ Deno.test("suite errors name the file, the field, the value and what is allowed"
     [
       "tasks: [bandit.ood]\nalgorithms: { ipo: { taux: 1 } }",
       "algorithms.ipo.taux",
-      'Cannot parse config "tasks/x.yaml": algorithms.ipo: unknown hyperparameter "taux" (did you mean "tau"? known: tau, steps, lr, anneal_lr, batch_size)',
+      'Cannot parse config "tasks/x.yaml": algorithms.ipo: unknown hyperparameter "taux" (did you mean "tau"? known: tau, steps, lr, anneal_lr, batch_size, max_grad_norm)',
     ],
     [
       "tasks: [bandit.oops]\nalgorithms: {}",
@@ -110,7 +110,7 @@ Deno.test("suite errors name the file, the field, the value and what is allowed"
     [
       "tasks: [bandit.ood]\nalgorithms: {}\nseed: 3",
       "seed",
-      'Cannot parse config "tasks/x.yaml": unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm)',
+      'Cannot parse config "tasks/x.yaml": unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm, plugins)',
     ],
   ];
   for (const [text, field, message] of cases) {

@@ -204,6 +204,7 @@ export function banditScorerEnv(b: Bandit, scorer: TableScorer): ScorerEnv {
     }),
     // Score tables are whole: one forward of every row at once.
     scoreBatch: b.contexts * k,
+    decays: () => true,
   };
 }
 

@@ -17,7 +17,9 @@ import type { Completions, SampleOptions } from "../models/sequence_policy.ts";
 
 /** Rows of (prompt, response) token sequences; on a bandit a prompt is `[x]` and a response `[y]`. */
 export interface Rows {
+  /** Prompt tokens of each row (`[x]` on a bandit). */
   readonly prompts: readonly Int32Array[];
+  /** Response tokens of each row, one per prompt (`[y]` on a bandit). */
   readonly responses: readonly Int32Array[];
 }
 
@@ -26,8 +28,11 @@ export type Reward = (rows: Rows) => Promise<Float64Array>;
 
 /** Preference pairs: for each i, `chosen[i]` ≻ `rejected[i]` as responses to `prompts[i]`. */
 export interface PairData {
+  /** Prompt tokens of each pair. */
   readonly prompts: readonly Int32Array[];
+  /** The preferred response to each prompt. */
   readonly chosen: readonly Int32Array[];
+  /** The dispreferred response to each prompt. */
   readonly rejected: readonly Int32Array[];
 }
 

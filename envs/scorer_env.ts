@@ -14,6 +14,7 @@ import type { Reward, Rows } from "./policy_env.ts";
 
 /** A trainable scorer of rows. */
 export interface ScorerEnv {
+  /** Float type of the scorer's parameters and of the scores it returns. */
   readonly dtype: DType;
   /** Fresh initial parameters by name (drawn from `rng` where the model is not initialized at zero). */
   initialParams(rng: Rng): Map<string, TensorData>;
@@ -23,6 +24,11 @@ export interface ScorerEnv {
   feeds(rows: Rows): Record<string, TensorData>;
   /** Rows per scoring call of a fitted scorer (one compiled shape serves every call). */
   readonly scoreBatch: number;
+  /**
+   * Which parameters weight decay applies to: every entry of a table or linear model (what keeps its
+   * scores finite on deterministic preferences); a network's weight matrices, not its biases and norms.
+   */
+  decays(name: string, rank: number): boolean;
 }
 
 /**

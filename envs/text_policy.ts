@@ -194,5 +194,6 @@ export function textScorerEnv(tokenizer: Tokenizer): ScorerEnv {
       return { "scorer.ids": ids, "scorer.mask": mask };
     },
     scoreBatch: 64,
+    decays: (_name, rank) => rank >= 2,
   };
 }

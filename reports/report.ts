@@ -411,6 +411,14 @@ function manifestSection(r: Results, m: ReportManifest, runId: string | undefine
     ["tree dirty", m.gitDirty === undefined || m.gitDirty === null ? undefined : m.gitDirty ? "yes" : "no"],
     ["suite", m.suite ? `${m.suite.name} (${m.suite.file})` : r.suite],
     ["config hash", m.configHash ?? r.configHash],
+    [
+      "plugins",
+      m.suite?.plugins?.length
+        ? m.suite.plugins.map((p) =>
+          `${p.path} (sha256 ${p.sha256.slice(0, 12)}: ${[...p.algorithms, ...p.tasks].join(", ")})`
+        ).join("; ")
+        : undefined,
+    ],
     ["results schema", r.schema],
     ["execution provider", m.executionProvider],
     ["threads", m.threads],

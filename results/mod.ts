@@ -15,7 +15,7 @@
  * @module
  */
 export { ConfigError } from "./config_error.ts";
-export type { Manifest, ManifestSuite } from "./manifest.ts";
+export type { Manifest, ManifestSuite, PluginRef } from "./manifest.ts";
 export {
   BANDIT_BUDGETS,
   budgetsFor,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parse } from "yaml";
+import { parse } from "npm:yaml@2.9.1";
 import { Rng } from "../engine/rng.ts";
 import type { Bandit, Feedback, PreferencePairs } from "../envs/bandit.ts";
 import { FEEDBACKS, labelPairs, makeBandit, samplePairs } from "../envs/bandit.ts";
@@ -21,9 +21,13 @@ export type PolicyFamily = typeof POLICY_FAMILIES[number];
 
 /** A bandit task: the environment, its policy family and where its preference pairs come from. */
 export interface BanditTask {
+  /** Task name, as suites and the CLI write it. */
   readonly name: string;
+  /** One line for listings (empty where the task file gives none). */
   readonly description: string;
+  /** The contextual bandit: its reward table, π_ref and feedback. */
   readonly bandit: Bandit;
+  /** The policy family trained on it (`tabular` or `loglinear`). */
   readonly policy: PolicyFamily;
   /** φ(x, y), for the log-linear family (and the linear reward model). */
   readonly features: Features | null;

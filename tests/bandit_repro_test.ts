@@ -103,7 +103,7 @@ Deno.test("deno task bench rejects an unknown algorithm naming the file and the 
     assert.equal(r.code, 2, "bad input exits with 2");
     assert.match(
       r.stderr,
-      /Cannot parse config ".*bad\.yaml": unknown algorithm "dpp" \(known: dpo, ipo, simpo, kto, ppo, ppo_adaptive, grpo, rloo, online_dpo, best_of_n, reward_model\)/,
+      /Cannot parse config ".*bad\.yaml": unknown algorithm "dpp" \(did you mean "dpo"\? known: dpo, ipo, simpo, kto, ppo, ppo_adaptive, grpo, rloo, online_dpo, best_of_n, reward_model\)/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

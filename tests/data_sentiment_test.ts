@@ -6,6 +6,7 @@
  * best-of-4 and DPO run as cells and raise the gold reward over π_ref's. Bad inputs fail naming the
  * file. Ignored, with the reason, where python3-torch is missing.
  */
+import { BUILT_INS } from "../algorithms/registry.ts";
 import assert from "node:assert/strict";
 import type { CellEnv, LoadedText } from "../bench/cell.ts";
 import { loadText, runCell } from "../bench/cell.ts";
@@ -132,6 +133,7 @@ Deno.test({
     // Cells, as the bench runs them: the suite's own task through CellEnv.textSpecs.
     const env: CellEnv = {
       rt,
+      registry: BUILT_INS,
       tasks: new Map(),
       checkpoints: suite.checkpoints,
       rewardModel: suite.rewardModel,

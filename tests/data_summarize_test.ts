@@ -6,6 +6,7 @@
  * dataset's summary; a best-of-4 cell runs with the judged win rates and raises the gold reward.
  * Ignored, with the reason, where python3-torch is missing.
  */
+import { BUILT_INS } from "../algorithms/registry.ts";
 import assert from "node:assert/strict";
 import type { CellEnv, LoadedText } from "../bench/cell.ts";
 import { runCell } from "../bench/cell.ts";
@@ -122,6 +123,7 @@ Deno.test({
 
     const env: CellEnv = {
       rt,
+      registry: BUILT_INS,
       tasks: new Map(),
       checkpoints: suite.checkpoints,
       rewardModel: suite.rewardModel,

@@ -55,13 +55,13 @@ const CASES: Case[] = [
     "a list instead of a mapping",
     "- dpo\n- ipo\n",
     "",
-    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm (got a list)",
+    "a suite must be a mapping of name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm, plugins (got a list)",
   ),
   suiteCase(
     "an unknown top-level key, with a did-you-mean",
     GOOD + "seed: 3\n",
     "seed",
-    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm)',
+    'unknown key "seed" (did you mean "seeds"? known: name, seeds, checkpoints, tasks, algorithms, text_algorithms, divergence, stats, judge, text_tasks, slurm, plugins)',
   ),
   suiteCase(
     "an unknown task, with the known names",
@@ -73,7 +73,7 @@ const CASES: Case[] = [
     "an unknown algorithm, with the known names",
     "tasks: [bandit.ood]\nalgorithms: { dpp: { beta: 0.1 } }\n",
     "algorithms.dpp",
-    `unknown algorithm "dpp" (known: ${knownAlgorithms()})`,
+    `unknown algorithm "dpp" (did you mean "dpo"? known: ${knownAlgorithms()})`,
   ),
   suiteCase(
     "an out-of-range hyperparameter",
@@ -97,7 +97,7 @@ const CASES: Case[] = [
     "an unknown hyperparameter, with a did-you-mean",
     "tasks: [bandit.ood]\nalgorithms: { ipo: { taux: 1 } }\n",
     "algorithms.ipo.taux",
-    'algorithms.ipo: unknown hyperparameter "taux" (did you mean "tau"? known: tau, steps, lr, anneal_lr, batch_size)',
+    'algorithms.ipo: unknown hyperparameter "taux" (did you mean "tau"? known: tau, steps, lr, anneal_lr, batch_size, max_grad_norm)',
   ),
   suiteCase(
     "an empty sweep",
@@ -217,7 +217,7 @@ const CASES: Case[] = [
     args: () => ["--sedes", "3"],
     field: "--sedes",
     message: () =>
-      'Cannot parse the command line: unknown option "--sedes" (did you mean "--seeds"? known: --suite, --tasks, --algorithms, --seeds, --out, --resume, --ep, --threads, --jobs, --quiet, --help)',
+      'Cannot parse the command line: unknown option "--sedes" (did you mean "--seeds"? known: --suite, --plugin, --tasks, --algorithms, --seeds, --out, --resume, --ep, --threads, --jobs, --quiet, --help)',
   },
   {
     name: "seeds that are not numbers",

@@ -3,6 +3,7 @@
  * every algorithm raises the mean gold reward over π_ref's by at least 0.2 at some checkpoint, with the
  * evaluator every cell uses. About a minute on two cores (the task itself comes from the build cache).
  */
+import { BUILT_INS } from "../algorithms/registry.ts";
 import assert from "node:assert/strict";
 import type { CellEnv, LoadedText } from "../bench/cell.ts";
 import { runCell } from "../bench/cell.ts";
@@ -31,6 +32,7 @@ Deno.test("on the quick suite's sentiment cells every algorithm gains ≥ 0.2 go
   ]);
   const env: CellEnv = {
     rt,
+    registry: BUILT_INS,
     tasks: new Map(),
     checkpoints: suite.checkpoints,
     rewardModel: suite.rewardModel,

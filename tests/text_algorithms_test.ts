@@ -4,6 +4,7 @@
  * clip fraction 0 — best-of-n's KL estimate against its bound, GAE and the adaptive KL controller, the
  * text evaluator at π = π_ref, and the divergence checks on a text cell.
  */
+import { BUILT_INS } from "../algorithms/registry.ts";
 import assert from "node:assert/strict";
 import { parseHParams } from "../algorithms/_hparams.ts";
 import { bestOfN, bestOfNKlBound, empiricalBestOfNKl } from "../algorithms/best_of_n.ts";
@@ -162,6 +163,7 @@ Deno.test("a text cell past the KL ceiling is recorded as failed with its reason
   };
   const env: CellEnv = {
     rt,
+    registry: BUILT_INS,
     tasks: new Map(),
     checkpoints: 2,
     rewardModel: {},
