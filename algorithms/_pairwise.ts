@@ -63,9 +63,8 @@ export interface PairwiseRun {
 }
 
 /**
- * Trains the policy to minimize the mean of `loss` over `ctx.pairs`, yielding checkpoints. A step's
- * batch is `batch_size` pairs packed as 2·batch_size rows, chosen first; h is formed from the rows'
- * sequence log-probs (sums over response tokens: one token on a bandit) and π_ref's, computed once.
+ * Trains the policy to minimize the mean of `loss` over `ctx.pairs`, yielding checkpoints: AdamW on
+ * {@link pairwiseObjective}, full batch or shuffled minibatches.
  */
 export async function* trainPairwise(
   ctx: TrainContext,
@@ -75,10 +74,45 @@ export async function* trainPairwise(
   const { env, pairs } = ctx;
   const n = pairs.prompts.length;
   const b = batchSize(n, run.batch_size);
+  const o = await pairwiseObjective(new Graph(), env, pairs, { loss, run, batch: b });
+  const trainer = await Trainer.create(ctx.rt, o.loss, env.initialParams(), {
+    adamw: clipNorm(run.max_grad_norm),
+    metrics: o.metrics,
+  });
+  yield* stepLoop(ctx, trainer, {
+    run,
+    n,
+    batch: b,
+    feedsFor: o.feedsFor,
+    checkpoint: (step, metrics) => trained(step, trainer.params, metrics),
+  });
+}
+
+/** A loss over a batch of rows in a graph, and the feeds of a batch of dataset indices. */
+export interface Objective {
+  /** The batch's mean loss (a scalar). */
+  readonly loss: Tensor;
+  /** Diagnostics of the batch. */
+  readonly metrics: Record<string, Tensor>;
+  /** The feeds of the pairs at these dataset indices (the batch's size). */
+  feedsFor(idx: readonly number[]): Feeds;
+}
+
+/**
+ * The pairwise objective in `g`: a batch of `batch` pairs packed as 2·batch rows, chosen first; h is
+ * formed from the rows' sequence log-probs (sums over response tokens: one token on a bandit) and
+ * π_ref's, computed here once for every pair; the loss is the mean of `loss(h)`. Metrics: the mean
+ * margin h and the fraction of pairs with h > 0.
+ */
+export async function pairwiseObjective(
+  g: Graph,
+  env: PolicyEnv,
+  pairs: PairData,
+  o: { readonly loss: PairwiseLoss; readonly run: PairwiseRun; readonly batch: number },
+): Promise<Objective & { readonly h: Tensor }> {
+  const { run, batch: b } = o;
   const dtype = env.dtype;
   const normalize = run.margin?.lengthNormalize ?? false;
-
-  const g = new Graph();
   const seq = env.nodes(g, 2 * b); // rows 0..b−1 chosen, b..2b−1 rejected
   // Length-normalized: log π(y|x)/|y| per row, from a fed 1/|y| (a new graph only when asked for).
   const logp = normalize ? g.mul(seq.seqLogp, g.input("pairs.inv_len", [2 * b], dtype)) : seq.seqLogp; // [2B]
@@ -86,14 +120,7 @@ export async function* trainPairwise(
   const h = g.sub(g.sub(g.slice(logp, 0, 0, b), g.slice(logp, 0, b, 2 * b)), refMargin); // [B]
   const inputs: Record<string, Tensor> = {};
   for (const k of Object.keys(run.scalars)) inputs[k] = g.input(`hp.${k}`, [], dtype);
-  const lossMean = g.mean(loss(g, h, inputs));
-  const trainer = await Trainer.create(ctx.rt, lossMean, env.initialParams(), {
-    adamw: clipNorm(run.max_grad_norm),
-    metrics: {
-      margin: g.mean(h),
-      accuracy: g.mean(g.cast(g.less(g.scalar(0, dtype), h), dtype)),
-    },
-  });
+  const metrics = { margin: g.mean(h), accuracy: g.mean(g.cast(g.less(g.scalar(0, dtype), h), dtype)) };
 
   const lengths = (rs: readonly Int32Array[]) => rs.map((r) => (normalize ? r.length : 1));
   const lenW = lengths(pairs.chosen), lenL = lengths(pairs.rejected);
@@ -116,13 +143,7 @@ export async function* trainPairwise(
     "pairs.ref_margin": vector(dtype, idx.map((i) => refMargins[i]!)),
     ...hp,
   });
-  yield* stepLoop(ctx, trainer, {
-    run,
-    n,
-    batch: b,
-    feedsFor,
-    checkpoint: (step, metrics) => trained(step, trainer.params, metrics),
-  });
+  return { loss: g.mean(o.loss(g, h, inputs)), h, metrics, feedsFor };
 }
 
 /** π_ref's sequence log-probs of one side of the pairs, in chunks of the training batch's row count. */

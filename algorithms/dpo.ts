@@ -126,13 +126,14 @@ export const DPO_LOSSES: Readonly<Record<DpoLossType, PairwiseLoss>> = {
   hinge: (g, h, hp) => hingeDpoLoss(g, h, hp.beta!),
 };
 
-function run(c: DpoConfig): PairwiseRun {
+/** The pairwise loop's settings of a config: its loss, scalars, schedule and margin. */
+export function dpoRun(c: DpoConfig): { loss: PairwiseLoss; run: PairwiseRun } {
   if (c.loss === "hinge" && c.label_smoothing !== 0) {
     throw new RangeError(
       `dpo: label_smoothing = ${c.label_smoothing} has no meaning for loss = "hinge" (use 0, or loss sigmoid or robust)`,
     );
   }
-  return {
+  const run = {
     scalars: { beta: c.beta, label_smoothing: c.label_smoothing },
     steps: c.steps,
     lr: c.lr,
@@ -141,11 +142,13 @@ function run(c: DpoConfig): PairwiseRun {
     max_grad_norm: c.max_grad_norm,
     margin: { lengthNormalize: c.length_normalize },
   };
+  return { loss: DPO_LOSSES[c.loss], run };
 }
 
 /** The loss on response log-ratios: sums of token log-probs under the policy and π_ref. */
 async function* train(ctx: TrainContext, c: DpoConfig) {
-  yield* trainPairwise(ctx, DPO_LOSSES[c.loss], run(c));
+  const { loss, run } = dpoRun(c);
+  yield* trainPairwise(ctx, loss, run);
 }
 
 /** The DPO plugin. */

@@ -13,6 +13,7 @@
  */
 import type { Graph, Tensor } from "../engine/graph.ts";
 import type { HParamSpecs } from "./_hparams.ts";
+import type { PairwiseLoss, PairwiseRun } from "./_pairwise.ts";
 import { trainPairwise } from "./_pairwise.ts";
 import type { PolicyAlgorithm, TrainContext } from "./types.ts";
 
@@ -67,8 +68,9 @@ export function ipoLoss(g: Graph, h: Tensor, tau: Tensor): Tensor {
   return g.square(g.sub(h, g.div(0.5, tau)));
 }
 
-function run(c: IpoConfig) {
-  return {
+/** The pairwise loop's settings of a config: its loss, scalars, schedule and margin. */
+export function ipoRun(c: IpoConfig): { loss: PairwiseLoss; run: PairwiseRun } {
+  const run = {
     scalars: { tau: c.tau },
     steps: c.steps,
     lr: c.lr,
@@ -76,11 +78,13 @@ function run(c: IpoConfig) {
     batch_size: c.batch_size,
     max_grad_norm: c.max_grad_norm,
   };
+  return { loss: (g, h, hp) => ipoLoss(g, h, hp.tau!), run };
 }
 
 /** The loss on response log-ratios: sums of token log-probs under the policy and π_ref. */
 function train(ctx: TrainContext, c: IpoConfig) {
-  return trainPairwise(ctx, (g, h, hp) => ipoLoss(g, h, hp.tau!), run(c));
+  const { loss, run } = ipoRun(c);
+  return trainPairwise(ctx, loss, run);
 }
 
 /** The IPO plugin. */

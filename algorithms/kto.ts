@@ -34,6 +34,8 @@ import { Graph } from "../engine/graph.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
 import { sequenceSums } from "../envs/policy_env.ts";
+import type { PairData, PolicyEnv } from "../envs/policy_env.ts";
+import type { Objective } from "./_pairwise.ts";
 import { batchSize, stepLoop } from "./_pairwise.ts";
 import { clipNorm, scalarFeeds, trained, vector } from "./_policy.ts";
 import type { PolicyAlgorithm, TrainContext } from "./types.ts";
@@ -141,16 +143,36 @@ function partner(i: number, n: number): number {
   return (i + 1) % n;
 }
 
-/**
- * Each step packs 4·B rows: the batch's chosen responses, its rejected ones, and the mismatched
- * responses (pair i + 1's chosen, then its rejected, under pair i's prompt) whose log-ratios give z0.
- */
+/** AdamW on {@link ktoObjective}, full batch or shuffled minibatches of pairs. */
 async function* train(ctx: TrainContext, c: KtoConfig) {
   const { env, pairs } = ctx;
   const n = pairs.prompts.length, b = batchSize(n, c.batch_size);
-  const dtype = env.dtype;
+  const o = await ktoObjective(new Graph(), env, pairs, { config: c, batch: b });
+  const trainer = await Trainer.create(ctx.rt, o.loss, env.initialParams(), {
+    adamw: clipNorm(c.max_grad_norm),
+    metrics: o.metrics,
+  });
+  yield* stepLoop(ctx, trainer, {
+    run: c,
+    n,
+    batch: b,
+    feedsFor: o.feedsFor,
+    checkpoint: (step, m) => trained(step, trainer.params, m),
+  });
+}
 
-  const g = new Graph();
+/**
+ * KTO's objective in `g` over a batch of `batch` pairs, packed as 4·B rows: the chosen responses, the
+ * rejected ones, and the mismatched responses (pair i + 1's chosen, then its rejected, under pair i's
+ * prompt) whose log-ratios give z0. π_ref's log-probs of every row kind are computed here, once.
+ */
+export async function ktoObjective(
+  g: Graph,
+  env: PolicyEnv,
+  pairs: PairData,
+  o: { readonly config: KtoConfig; readonly batch: number },
+): Promise<Objective> {
+  const n = pairs.prompts.length, b = o.batch, dtype = env.dtype;
   const seq = env.nodes(g, 4 * b);
   const refLogp = g.input("kto.ref_logp", [4 * b], dtype); // log π_ref of the same rows
   const r = g.sub(seq.seqLogp, refLogp); // [4B]
@@ -159,24 +181,18 @@ async function* train(ctx: TrainContext, c: KtoConfig) {
     { w: g.slice(r, 0, 0, b), l: g.slice(r, 0, b, 2 * b), mismatched: g.slice(r, 0, 2 * b, 4 * b) },
     dtype,
   );
-  const trainer = await Trainer.create(ctx.rt, loss, env.initialParams(), {
-    adamw: clipNorm(c.max_grad_norm),
-    metrics,
-  });
-
   // Another prompt's response may not fit after this prompt: cut it to the room left in the context.
   const fit = (i: number, r: Int32Array) => r.subarray(0, env.context - pairs.prompts[i]!.length);
   const misW = pairs.prompts.map((_, i) => fit(i, pairs.chosen[partner(i, n)]!));
   const misL = pairs.prompts.map((_, i) => fit(i, pairs.rejected[partner(i, n)]!));
   const responses = [pairs.chosen, pairs.rejected, misW, misL];
-  // π_ref's sequence log-probs of every row kind, once.
   const refs: Float64Array[] = [];
   for (const rs of responses) {
     refs.push(
       sequenceSums(await env.referenceLogProbs({ prompts: pairs.prompts, responses: rs }, { chunk: b })),
     );
   }
-  const hp = scalarFeeds(dtype, scalars(c));
+  const hp = scalarFeeds(dtype, scalars(o.config));
   const feedsFor = (idx: readonly number[]) => ({
     ...env.feeds({
       prompts: responses.flatMap(() => idx.map((i) => pairs.prompts[i]!)),
@@ -185,13 +201,7 @@ async function* train(ctx: TrainContext, c: KtoConfig) {
     "kto.ref_logp": vector(dtype, refs.flatMap((lp) => idx.map((i) => lp[i]!))),
     ...hp,
   });
-  yield* stepLoop(ctx, trainer, {
-    run: c,
-    n,
-    batch: b,
-    feedsFor,
-    checkpoint: (step, m) => trained(step, trainer.params, m),
-  });
+  return { loss, metrics, feedsFor };
 }
 
 /** The KTO plugin. */

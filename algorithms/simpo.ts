@@ -88,8 +88,9 @@ export function simpoLoss(g: Graph, h: Tensor, beta: Tensor, gamma: Tensor): Ten
 
 const loss: PairwiseLoss = (g, h, hp) => simpoLoss(g, h, hp.beta!, hp.gamma!);
 
-function run(c: SimpoConfig): PairwiseRun {
-  return {
+/** The pairwise loop's settings of a config: its loss, scalars, schedule and margin. */
+export function simpoRun(c: SimpoConfig): { loss: PairwiseLoss; run: PairwiseRun } {
+  const run = {
     scalars: { beta: c.beta, gamma: c.gamma },
     steps: c.steps,
     lr: c.lr,
@@ -99,11 +100,13 @@ function run(c: SimpoConfig): PairwiseRun {
     // No π_ref in the margin; log-probs divided by response length (a no-op on one-token bandits).
     margin: { reference: false, lengthNormalize: true },
   };
+  return { loss, run };
 }
 
 /** The loss on per-token average log-probs of whole responses. */
 function train(ctx: TrainContext, c: SimpoConfig) {
-  return trainPairwise(ctx, loss, run(c));
+  const { loss: l, run } = simpoRun(c);
+  return trainPairwise(ctx, l, run);
 }
 
 /** The SimPO plugin. */
