@@ -22,7 +22,7 @@
 import type { Tensor, TensorData } from "../engine/graph.ts";
 import { Graph } from "../engine/graph.ts";
 import type { Rng } from "../engine/rng.ts";
-import type { Feeds } from "../engine/runtime.ts";
+import type { Feeds, Runtime } from "../engine/runtime.ts";
 import type { StepMetrics } from "../engine/trainer.ts";
 import { Trainer } from "../engine/trainer.ts";
 import type { PairData, PolicyEnv } from "../envs/policy_env.ts";
@@ -84,7 +84,14 @@ export async function* trainPairwise(
     n,
     batch: b,
     feedsFor: o.feedsFor,
-    checkpoint: (step, metrics) => trained(step, trainer.params, metrics),
+    checkpoint: async (step, metrics) => {
+      const whole = await pairDiagnostics(ctx.rt, env, pairs, {
+        reference: o.reference,
+        params: trainer.params,
+        chunk: b,
+      });
+      return trained(step, trainer.params, { ...metrics, ...whole });
+    },
   });
 }
 
@@ -109,7 +116,7 @@ export async function pairwiseObjective(
   env: PolicyEnv,
   pairs: PairData,
   o: { readonly loss: PairwiseLoss; readonly run: PairwiseRun; readonly batch: number },
-): Promise<Objective & { readonly h: Tensor }> {
+): Promise<Objective & { readonly h: Tensor; readonly reference: ReferenceSums }> {
   const { run, batch: b } = o;
   const dtype = env.dtype;
   const normalize = run.margin?.lengthNormalize ?? false;
@@ -124,13 +131,14 @@ export async function pairwiseObjective(
 
   const lengths = (rs: readonly Int32Array[]) => rs.map((r) => (normalize ? r.length : 1));
   const lenW = lengths(pairs.chosen), lenL = lengths(pairs.rejected);
-  let refMargins: number[];
-  if (run.margin?.reference === false) refMargins = lenW.map(() => 0);
-  else {
-    const refW = await referenceSums(env, pairs, "chosen", b),
-      refL = await referenceSums(env, pairs, "rejected", b);
-    refMargins = lenW.map((lw, i) => refW[i]! / lw - refL[i]! / lenL[i]!);
-  }
+  // π_ref's sums are computed even for a reference-free margin: the diagnostics read them.
+  const reference = {
+    chosen: await referenceSums(env, pairs, "chosen", b),
+    rejected: await referenceSums(env, pairs, "rejected", b),
+  };
+  const refMargins = run.margin?.reference === false
+    ? lenW.map(() => 0)
+    : lenW.map((lw, i) => reference.chosen[i]! / lw - reference.rejected[i]! / lenL[i]!);
   const hp = scalarFeeds(dtype, run.scalars);
   const feedsFor = (idx: readonly number[]) => ({
     ...env.feeds({
@@ -143,7 +151,58 @@ export async function pairwiseObjective(
     "pairs.ref_margin": vector(dtype, idx.map((i) => refMargins[i]!)),
     ...hp,
   });
-  return { loss: g.mean(o.loss(g, h, inputs)), h, metrics, feedsFor };
+  return { loss: g.mean(o.loss(g, h, inputs)), h, metrics, feedsFor, reference };
+}
+
+/** π_ref's sequence log-probs of each pair's chosen and rejected response. */
+export interface ReferenceSums {
+  readonly chosen: Float64Array;
+  readonly rejected: Float64Array;
+}
+
+/**
+ * Diagnostics of a preference dataset under the policy at `params`, over every pair — what TRL logs as
+ * rewards/chosen, rewards/rejected, rewards/accuracies and rewards/margins, without the factor β, so
+ * runs of different β compare: the mean log-ratio log π(y|x) − log π_ref(y|x) of the chosen and of the
+ * rejected responses, the fraction of pairs whose chosen log-ratio is the larger, and their mean
+ * difference. `chunk` pairs (2·chunk rows) per forward pass; the last chunk repeats a pair, uncounted.
+ */
+export async function pairDiagnostics(
+  rt: Runtime,
+  env: PolicyEnv,
+  pairs: PairData,
+  o: {
+    readonly reference: ReferenceSums;
+    readonly params: ReadonlyMap<string, TensorData>;
+    readonly chunk: number;
+  },
+): Promise<Record<string, number>> {
+  const n = pairs.prompts.length, c = o.chunk;
+  const g = new Graph();
+  const exe = await rt.compile(g, { logp: env.nodes(g, 2 * c).seqLogp });
+  let chosen = 0, rejected = 0, right = 0;
+  for (let s = 0; s < n; s += c) {
+    const idx = Array.from({ length: c }, (_, i) => Math.min(s + i, n - 1));
+    const feeds: Record<string, TensorData> = env.feeds({
+      prompts: [...idx, ...idx].map((i) => pairs.prompts[i]!),
+      responses: [...idx.map((i) => pairs.chosen[i]!), ...idx.map((i) => pairs.rejected[i]!)],
+    });
+    for (const spec of exe.inputs) feeds[spec.name] ??= o.params.get(spec.name)!;
+    const logp = (await exe.run(feeds)).logp!;
+    for (let r = 0; r < c && s + r < n; r++) {
+      const w = Number(logp[r]) - o.reference.chosen[s + r]!,
+        l = Number(logp[c + r]) - o.reference.rejected[s + r]!;
+      chosen += w;
+      rejected += l;
+      right += w > l ? 1 : 0;
+    }
+  }
+  return {
+    "pairs/chosen_logratio": chosen / n,
+    "pairs/rejected_logratio": rejected / n,
+    "pairs/accuracy": right / n,
+    "pairs/margin": (chosen - rejected) / n,
+  };
 }
 
 /** π_ref's sequence log-probs of one side of the pairs, in chunks of the training batch's row count. */

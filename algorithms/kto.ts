@@ -35,8 +35,8 @@ import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
 import { sequenceSums } from "../envs/policy_env.ts";
 import type { PairData, PolicyEnv } from "../envs/policy_env.ts";
-import type { Objective } from "./_pairwise.ts";
-import { batchSize, stepLoop } from "./_pairwise.ts";
+import type { Objective, ReferenceSums } from "./_pairwise.ts";
+import { batchSize, pairDiagnostics, stepLoop } from "./_pairwise.ts";
 import { clipNorm, scalarFeeds, trained, vector } from "./_policy.ts";
 import type { PolicyAlgorithm, TrainContext } from "./types.ts";
 
@@ -157,7 +157,14 @@ async function* train(ctx: TrainContext, c: KtoConfig) {
     n,
     batch: b,
     feedsFor: o.feedsFor,
-    checkpoint: (step, m) => trained(step, trainer.params, m),
+    checkpoint: async (step, m) => {
+      const whole = await pairDiagnostics(ctx.rt, env, pairs, {
+        reference: o.reference,
+        params: trainer.params,
+        chunk: b,
+      });
+      return trained(step, trainer.params, { ...m, ...whole });
+    },
   });
 }
 
@@ -171,7 +178,7 @@ export async function ktoObjective(
   env: PolicyEnv,
   pairs: PairData,
   o: { readonly config: KtoConfig; readonly batch: number },
-): Promise<Objective> {
+): Promise<Objective & { readonly reference: ReferenceSums }> {
   const n = pairs.prompts.length, b = o.batch, dtype = env.dtype;
   const seq = env.nodes(g, 4 * b);
   const refLogp = g.input("kto.ref_logp", [4 * b], dtype); // log π_ref of the same rows
@@ -201,7 +208,7 @@ export async function ktoObjective(
     "kto.ref_logp": vector(dtype, refs.flatMap((lp) => idx.map((i) => lp[i]!))),
     ...hp,
   });
-  return { loss, metrics, feedsFor };
+  return { loss, metrics, feedsFor, reference: { chosen: refs[0]!, rejected: refs[1]! } };
 }
 
 /** The KTO plugin. */

@@ -74,6 +74,10 @@ export interface TextEvaluation {
   rewardStderr: number;
   /** Gold win rate of the policy's completion against π_ref's for the same prompt, ties ½. */
   winRate: number;
+  /** Mean tokens per completion, EOS included. */
+  responseLength: number;
+  /** Fraction of completions that ended with EOS (the rest hit the length limit). */
+  eosRate: number;
   proxyReward?: number;
   samples: SampleRecord[];
   /** The first completion (response text) of every held-out prompt, in prompt order. */
@@ -109,7 +113,9 @@ function evalRows(env: TextEnv): { ids: readonly number[]; text: string }[] {
  * Evaluates a text checkpoint the same way for every algorithm: one completion per held-out prompt at
  * temperature 1 from `rng`; mean gold reward; KL(π‖π_ref) as the mean over prompts of the summed exact
  * next-token KL along each completion (or the checkpoint's own KL for inference-time samplers); win rate
- * against π_ref's completions; the proxy's mean beside the gold where a proxy was trained on.
+ * against π_ref's completions; mean completion length and the fraction ending with EOS (a method that
+ * lengthens or cuts its completions shows it here); the proxy's mean beside the gold where a proxy was
+ * trained on.
  */
 export async function evaluateText(
   env: TextEnv,
@@ -139,6 +145,8 @@ export async function evaluateText(
     reward: reward.mean,
     rewardStderr: Number.isFinite(reward.stderr) ? reward.stderr : 0,
     winRate: wins / gold.length,
+    responseLength: comp.responses.reduce((s, r) => s + r.length, 0) / comp.responses.length,
+    eosRate: comp.finished.reduce((s, f) => s + f, 0) / comp.finished.length,
     completions: env.evalPrompts.map((_, i) =>
       env.tokenizer.decode([...comp.responses[i * completionsPerPrompt(env)]!])
     ),

@@ -382,6 +382,17 @@ export const MAX_CURVE_METRICS = 8;
  * results without curves: the section is then left out). Non-finite values are dropped.
  */
 export function curveRows(r: Results, task: string): CurveRow[] {
+  const rows = metricRows(r, task, () => true);
+  // The evaluator's metrics first (the same yardstick for every algorithm), then training metrics A–Z.
+  const rank = (m: string) => (m.startsWith("eval/") ? 0 : 1);
+  const metrics = [...new Set(rows.map((g) => g.metric))]
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, MAX_CURVE_METRICS);
+  return rows.filter((g) => metrics.includes(g.metric));
+}
+
+/** Curve rows of the metrics `keep` accepts: the mean over seeds per (series, knob, metric, step). */
+function metricRows(r: Results, task: string, keep: (metric: string) => boolean): CurveRow[] {
   const groups = new Map<
     string,
     { series: string; knob: string; metric: string; step: number; v: number[] }
@@ -390,7 +401,7 @@ export function curveRows(r: Results, task: string): CurveRow[] {
     if (c.task !== task || c.status !== "ok" || !c.curve) continue;
     for (const point of c.curve) {
       for (const [metric, v] of Object.entries(point.metrics)) {
-        if (!Number.isFinite(v)) continue;
+        if (!Number.isFinite(v) || !keep(metric)) continue;
         const key = JSON.stringify([c.series, String(c.knobValue), metric, point.step]);
         const g = groups.get(key) ??
           { series: c.series, knob: String(c.knobValue), metric, step: point.step, v: [] };
@@ -399,12 +410,7 @@ export function curveRows(r: Results, task: string): CurveRow[] {
       }
     }
   }
-  // The evaluator's metrics first (the same yardstick for every algorithm), then training metrics A–Z.
-  const rank = (m: string) => (m.startsWith("eval/") ? 0 : 1);
-  const metrics = [...new Set([...groups.values()].map((g) => g.metric))]
-    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
-    .slice(0, MAX_CURVE_METRICS);
-  return [...groups.values()].filter((g) => metrics.includes(g.metric)).map((g) => ({
+  return [...groups.values()].map((g) => ({
     series: g.series,
     knob: g.knob,
     metric: g.metric,
@@ -414,6 +420,145 @@ export function curveRows(r: Results, task: string): CurveRow[] {
     hi: Math.max(...g.v),
     seeds: g.v.length,
   }));
+}
+
+/** The pairwise methods' diagnostics, over every training pair: which side each metric measures. */
+export const LOG_RATIO_METRICS: Readonly<Record<string, "chosen" | "rejected">> = {
+  "pairs/chosen_logratio": "chosen",
+  "pairs/rejected_logratio": "rejected",
+};
+
+/** One row of the log-ratio chart: the mean log π/π_ref of one side of the pairs at a step. */
+export interface LogRatioRow extends CurveRow {
+  /** Which response of the pairs: the chosen or the rejected one. */
+  side: "chosen" | "rejected";
+}
+
+/** Rows of the chosen and rejected responses' mean log-ratios against step (pairwise methods only). */
+export function logRatioRows(r: Results, task: string): LogRatioRow[] {
+  return metricRows(r, task, (m) => m in LOG_RATIO_METRICS).map((row) => ({
+    ...row,
+    side: LOG_RATIO_METRICS[row.metric]!,
+  }));
+}
+
+/**
+ * The mean log π/π_ref of the chosen (solid) and rejected (dashed) responses of the training pairs
+ * against step, a line per (series, knob value): whether a pairwise method raises the chosen responses
+ * or only pushes the rejected ones down faster.
+ */
+export function logRatioSpec(task: string, rows: readonly LogRatioRow[], o: SeriesOptions = {}): Spec {
+  const x = { field: "step", type: "quantitative", title: "step" };
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: `${task}: log-ratio of chosen and rejected responses`,
+      subtitle:
+        "mean over the training pairs of log π(y|x) − log π_ref(y|x), mean over seeds; solid: chosen, " +
+        "dashed: rejected",
+    },
+    data: { values: rows },
+    width: 420,
+    height: 220,
+    layer: [
+      { mark: { type: "rule", color: "#999" }, encoding: { y: { datum: 0 } } },
+      {
+        mark: { type: "line", strokeWidth: 1.5, point: { size: 18 } },
+        encoding: {
+          x,
+          y: { field: "value", type: "quantitative", title: "log π/π_ref (nats)" },
+          color: seriesColor(o, rows),
+          strokeDash: {
+            field: "side",
+            type: "nominal",
+            title: "response",
+            scale: { domain: ["chosen", "rejected"], range: [[1, 0], [5, 3]] },
+            // The subtitle says which is which: a legend of line styles would draw them as dots here.
+            legend: null,
+          },
+          detail: { field: "knob", type: "nominal" },
+          tooltip: [
+            { field: "series", type: "nominal" },
+            { field: "knob", type: "nominal" },
+            { field: "side", type: "nominal" },
+            { field: "step", type: "quantitative" },
+            { field: "value", type: "quantitative", format: ".3f", title: "mean over seeds" },
+            { field: "seeds", type: "quantitative" },
+          ],
+        },
+      },
+    ],
+  };
+}
+
+/** One row of the reward-against-length chart: a text checkpoint of one cell. */
+export interface LengthRow {
+  series: string;
+  knob: string;
+  seed: number;
+  step: number;
+  /** Mean completion length (tokens, EOS included) of the evaluator's samples. */
+  length: number;
+  /** Fraction of those completions that ended with EOS. */
+  eosRate: number;
+  reward: number;
+}
+
+/** Every text checkpoint that logged its completions' length, with its gold reward. */
+export function lengthRows(r: Results, task: string): LengthRow[] {
+  const rows: LengthRow[] = [];
+  for (const c of r.cells) {
+    if (c.task !== task || c.status !== "ok") continue;
+    for (const ck of c.checkpoints) {
+      const length = ck.metrics?.["eval/response_length"], eos = ck.metrics?.["eval/eos_rate"];
+      if (length === undefined || !Number.isFinite(length)) continue;
+      rows.push({
+        series: c.series,
+        knob: String(c.knobValue),
+        seed: c.seed,
+        step: ck.step,
+        length,
+        eosRate: eos ?? NaN,
+        reward: ck.reward,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Gold reward against mean completion length, a point per checkpoint: reward bought by length shows. */
+export function lengthSpec(task: string, rows: readonly LengthRow[], o: SeriesOptions = {}): Spec {
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: `${task}: reward against completion length`,
+      subtitle:
+        "a point per checkpoint and seed: the evaluator's mean completion length and mean gold reward",
+    },
+    data: { values: rows },
+    width: 420,
+    height: 220,
+    mark: { type: "point", filled: true, size: 36, opacity: 0.8 },
+    encoding: {
+      x: {
+        field: "length",
+        type: "quantitative",
+        title: "mean completion length (tokens)",
+        scale: { zero: false },
+      },
+      y: { field: "reward", type: "quantitative", title: "gold reward", scale: { zero: false } },
+      color: seriesColor(o, rows),
+      tooltip: [
+        { field: "series", type: "nominal" },
+        { field: "knob", type: "nominal" },
+        { field: "seed", type: "quantitative" },
+        { field: "step", type: "quantitative" },
+        { field: "length", type: "quantitative", format: ".1f" },
+        { field: "eosRate", type: "quantitative", format: ".2f", title: "EOS rate" },
+        { field: "reward", type: "quantitative", format: ".3f" },
+      ],
+    },
+  };
 }
 
 /** Training metrics against step, a panel per metric: a line per (series, knob value), the seeds' range as a band. */

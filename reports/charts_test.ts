@@ -5,6 +5,8 @@ import type {
   CompareRow,
   CurveRow,
   FrontierRow,
+  LengthRow,
+  LogRatioRow,
   PairwiseRow,
   ProbRow,
   TemperatureRow,
@@ -17,6 +19,10 @@ import {
   curveSpec,
   frontierRows,
   frontierSpec,
+  lengthRows,
+  lengthSpec,
+  logRatioRows,
+  logRatioSpec,
   pairwiseSpec,
   probRows,
   probSpec,
@@ -151,6 +157,24 @@ const PAIRWISE: PairwiseRow[] = [
   },
 ];
 
+const LOG_RATIOS: LogRatioRow[] = [1, 2].flatMap((step) =>
+  (["chosen", "rejected"] as const).map((side) => ({
+    series: "dpo",
+    knob: "0.1",
+    metric: `pairs/${side}_logratio`,
+    side,
+    step,
+    value: side === "chosen" ? -step : -3 * step,
+    lo: -3 * step,
+    hi: 0,
+    seeds: 3,
+  }))
+);
+const LENGTHS: LengthRow[] = [
+  { series: "dpo", knob: "0.1", seed: 0, step: 100, length: 18, eosRate: 0.6, reward: 0.7 },
+  { series: "ppo", knob: "0.05", seed: 0, step: 100, length: 9, eosRate: 1, reward: 0.8 },
+];
+
 Deno.test("every chart spec matches its snapshot", async (t) => {
   const specs = {
     frontier: frontierSpec("bandit.t", FRONTIER),
@@ -162,6 +186,8 @@ Deno.test("every chart spec matches its snapshot", async (t) => {
     compare: compareSpec("bandit.t", COMPARE),
     temperature: temperatureSpec("text.t", TEMPERATURE),
     pairwise: pairwiseSpec("text.t", PAIRWISE),
+    logRatios: logRatioSpec("text.t", LOG_RATIOS),
+    rewardAgainstLength: lengthSpec("text.t", LENGTHS),
   };
   for (const [name, spec] of Object.entries(specs)) {
     await t.step(name, async () => {
@@ -179,6 +205,8 @@ Deno.test("chart specs are pure: the same rows give the same spec, which carries
     [() => compareSpec("t", COMPARE), COMPARE],
     [() => temperatureSpec("t", TEMPERATURE), TEMPERATURE],
     [() => pairwiseSpec("t", PAIRWISE), PAIRWISE],
+    [() => logRatioSpec("t", LOG_RATIOS), LOG_RATIOS],
+    [() => lengthSpec("t", LENGTHS), LENGTHS],
   ];
   for (const [make, rows] of pairs) {
     assert.deepEqual(make(), make());
@@ -196,6 +224,8 @@ Deno.test("every chart spec compiles and renders to an SVG with marks", async ()
       compareSpec("t", COMPARE),
       temperatureSpec("t", TEMPERATURE),
       pairwiseSpec("t", PAIRWISE),
+      logRatioSpec("t", LOG_RATIOS),
+      lengthSpec("t", LENGTHS),
     ]
   ) {
     const svg = await renderSvg(spec);
@@ -251,6 +281,44 @@ Deno.test("curveRows: the mean over seeds with the seeds' range, per metric; non
       Math.abs(first.hi - 10.02) < 1e-9,
   );
   assert.deepEqual(curveRows(fixtureResults({ text: false }), TINY), []);
+});
+
+Deno.test("logRatioRows and lengthRows: the pairs' log-ratios by side, and every checkpoint's length and reward", () => {
+  const r = fixtureResults();
+  const cell = r.cells.find((c) => c.task === TINY && c.curve)!;
+  const point = cell.curve!.at(-1)!;
+  const edited = {
+    ...r,
+    cells: r.cells.map((c) =>
+      c !== cell ? c : {
+        ...c,
+        curve: c.curve!.map((p) =>
+          p !== point ? p : {
+            ...p,
+            metrics: { ...p.metrics, "pairs/chosen_logratio": -1.5, "pairs/rejected_logratio": -4 },
+          }
+        ),
+        checkpoints: c.checkpoints.map((ck, i) =>
+          i === 0
+            ? { ...ck, metrics: { ...ck.metrics, "eval/response_length": 12.5, "eval/eos_rate": 0.75 } }
+            : ck
+        ),
+      }
+    ),
+  };
+  const ratios = logRatioRows(edited, TINY);
+  assert.deepEqual(
+    ratios.map((x) => [x.side, x.value, x.seeds]).sort(),
+    [["chosen", -1.5, 1], ["rejected", -4, 1]],
+  );
+  const lengths = lengthRows(edited, TINY);
+  assert.equal(lengths.length, 1);
+  assert.deepEqual(
+    { length: lengths[0]!.length, eos: lengths[0]!.eosRate, reward: lengths[0]!.reward },
+    { length: 12.5, eos: 0.75, reward: cell.checkpoints[0]!.reward },
+  );
+  assert.deepEqual(logRatioRows(r, TINY), []);
+  assert.deepEqual(lengthRows(r, TINY), []);
 });
 
 Deno.test("compareRows: both runs' envelopes, labelled, and the oracle once", () => {

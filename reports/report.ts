@@ -17,6 +17,10 @@ import {
   curveSpec,
   frontierRows,
   frontierSpec,
+  lengthRows,
+  lengthSpec,
+  logRatioRows,
+  logRatioSpec,
   pairwiseRows,
   pairwiseSpec,
   probRows,
@@ -158,6 +162,24 @@ ${judged.join("\n")}`
     "Training curves",
     curves.length
       ? `<p>Training metrics logged during optimization, against the step.</p>\n${curves.join("\n")}`
+      : "",
+  );
+
+  const diagnostics: string[] = [];
+  for (const task of tasks) {
+    const ratios = logRatioRows(r, task), lengths = lengthRows(r, task);
+    if (ratios.length > 0) diagnostics.push(await charts.figure(logRatioSpec(task, ratios, colours)));
+    if (lengths.length > 0) diagnostics.push(await charts.figure(lengthSpec(task, lengths, colours)));
+  }
+  section(
+    "diagnostics",
+    "Text diagnostics",
+    diagnostics.length
+      ? `<p>What the methods do to their completions. The pairwise methods' mean log π/π_ref of the chosen and of the
+rejected responses, over every training pair at each checkpoint (TRL's rewards/chosen and rewards/rejected
+without the factor β): a method can widen the margin while lowering both. And the gold reward of every text
+checkpoint against its completions' mean length: reward bought by writing longer (or shorter) shows as a
+slope.</p>\n${diagnostics.join("\n")}`
       : "",
   );
 
