@@ -80,6 +80,8 @@ export interface CellEnv {
   readonly judge?: JudgeSpec;
   /** Text tasks the suite defines (`text_tasks:`, see `suiteTextTasks`), beside the built-in ones. */
   readonly textSpecs?: ReadonlyMap<string, TextTaskSpec>;
+  /** Where building a task logs its progress (default: stderr); a live progress line clears itself first. */
+  readonly log?: (line: string) => void;
 }
 
 /** A text task ready for cells: its environment, π_ref's comparator rewards, pairs per seed. */
@@ -351,7 +353,7 @@ export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
     const spec = env.textSpecs?.get(name) ?? TEXT_TASKS.get(name);
     if (!spec) throw new Error(`unknown text task "${name}"`);
     t = (async () => {
-      const task = await spec.load(env.rt);
+      const task = await spec.load(env.rt, env.log ? { log: env.log } : {});
       const baseline = await textBaseline(task, Rng.stream(0, "eval", name, "reference"));
       let judged: LoadedText["judged"] = null;
       if (task.judge) {

@@ -289,7 +289,7 @@ export async function runSuiteParallel(
   const t0 = performance.now();
   const run = await openRun(suite, tasks, opts);
   const { dir, cells, done } = run;
-  const progress = runProgress(run, log, opts);
+  const progress = runProgress(run, log, { ...opts, workers: opts.jobs });
   const todo = missingCells(cells, done);
   const queue = chunks(todo, opts.jobs);
   const lost: string[] = [];

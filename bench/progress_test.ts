@@ -107,3 +107,50 @@ Deno.test("durations read as seconds, minutes or hours", () => {
   assert.equal(duration(187), "3m07s");
   assert.equal(duration(3725), "1h02m");
 });
+
+Deno.test("the ETA is by work: each cell left at its kind's measured time, a lower bound while a kind is untimed", () => {
+  let now = 0;
+  const lines: string[] = [];
+  const text = (index: number): Cell => ({
+    ...cell(index),
+    id: `sentiment.small/dpo/beta=0.05/seed=${index}`,
+    task: "sentiment.small",
+  });
+  const bandits = [cell(0), cell(1), cell(2)], texts = [text(0), text(1)];
+  const p = new Progress({
+    total: 5,
+    done: 0,
+    remaining: [...bandits, ...texts],
+    log: (l) => lines.push(l),
+    clock: () => now,
+  });
+  const run = (c: Cell, seconds: number) => {
+    p.start(c);
+    now += seconds;
+    p.finish(c, { ...record(c), wallSeconds: seconds });
+  };
+  run(bandits[0]!, 0.5);
+  run(bandits[1]!, 0.3);
+  // One bandit cell left at their mean (0.4 s), and two text cells no text cell has timed yet.
+  assert.deepEqual(p.eta(), { seconds: 0.4, untimed: 2 });
+  assert.match(lines.at(-1)!, /ETA ≥ 0\.4s \(\+2 cells not yet timed\)\)$/);
+  run(bandits[2]!, 0.4);
+  run(texts[0]!, 60);
+  // Counting cells would say one fifth of 61.2 s; by work it is one more text cell.
+  assert.deepEqual(p.eta(), { seconds: 60, untimed: 0 });
+  assert.match(lines.at(-1)!, /ETA 1m00s\)$/);
+  // The cell in progress counts what it has left; two workers share the work.
+  p.start(texts[1]!);
+  now += 45;
+  assert.deepEqual(p.eta(), { seconds: 15, untimed: 0 });
+  const shared = new Progress({
+    total: 2,
+    done: 0,
+    remaining: texts,
+    log: () => {},
+    workers: 2,
+    clock: () => 0,
+  });
+  shared.finish(texts[0]!, { ...record(texts[0]!), wallSeconds: 60 });
+  assert.deepEqual(shared.eta(), { seconds: 30, untimed: 0 });
+});

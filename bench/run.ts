@@ -139,6 +139,8 @@ export async function runSuite(
   const { dir, cells, done, env } = run;
   const jsonl = `${dir}/results.jsonl`;
   const progress = runProgress(run, log, opts);
+  // A task built mid-run logs through the progress line, so its lines never land inside the live one.
+  const runEnv: CellEnv = progress ? { ...env, log: (line) => progress.message(line) } : env;
   const records: CellRecord[] = [];
   let interrupted = false;
   for (const cell of cells) {
@@ -152,7 +154,7 @@ export async function runSuite(
       break;
     }
     progress?.start(cell);
-    const rec = await runCell(cell, env, {
+    const rec = await runCell(cell, runEnv, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onStep: (step) => progress?.step(step),
       onCheckpoint: (ck) => progress?.checkpoint(ck.kl, ck.reward),
@@ -327,13 +329,15 @@ export function cellEnv(
 export function runProgress(
   run: Pick<OpenRun, "dir" | "cells" | "done" | "suite">,
   log: ((line: string) => void) | null,
-  opts: Pick<RunOptions, "live" | "columns">,
+  opts: Pick<RunOptions, "live" | "columns"> & { readonly workers?: number },
 ): Progress | null {
   const { dir, cells, done, suite } = run;
   const progress = log
     ? new Progress({
       total: cells.length,
       done: done.size,
+      remaining: cells.filter((c) => !done.has(c.id)),
+      ...(opts.workers ? { workers: opts.workers } : {}),
       log,
       live: opts.live ?? null,
       ...(opts.columns ? { columns: opts.columns } : {}),
