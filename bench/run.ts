@@ -23,6 +23,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import type { EpChoice } from "../engine/runtime.ts";
 import { Runtime } from "../engine/runtime.ts";
 import { buildReport } from "../reports/report.ts";
+import { checkpointsCsv, summaryCsv } from "../reports/tables.ts";
 import type { BanditTask } from "../tasks/bandits.ts";
 import { isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import type { CellEnv, LoadedText, Proxy } from "./cell.ts";
@@ -392,6 +393,8 @@ export async function finishRun(
     );
   }
   await writeAtomic(`${dir}/results.json`, JSON.stringify(results) + "\n");
+  await writeAtomic(`${dir}/summary.csv`, summaryCsv(results));
+  await writeAtomic(`${dir}/checkpoints.csv`, checkpointsCsv(results));
   const reportPath = `${dir}/report.html`;
   manifest.finishedAt = finishedAt; // the report shows the manifest as it will be on disk
   await writeAtomic(

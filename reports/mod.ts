@@ -1,6 +1,6 @@
 /**
  * Reports: vega-lite specs from results (pure), SVG rendering headless, the self-contained
- * `report.html`, the run index, the comparison of two runs and the published site.
+ * `report.html`, the CSV tables beside it, the run index, the comparison of two runs and the published site.
  *
  * @module
  */
@@ -17,6 +17,7 @@ export { compareHtml, compareRuns, compareText, moved, summarize } from "./compa
 export type { Change, Comparison, ManifestDifference, Side, Verdict } from "./compare.ts";
 export { headlines, indexPage } from "./run_index.ts";
 export type { Headline, IndexOptions } from "./run_index.ts";
+export { CHECKPOINT_COLUMNS, checkpointsCsv, SUMMARY_COLUMNS, summaryCsv } from "./tables.ts";
 export { publishSite } from "./publish.ts";
 export type { PublishOptions, Site } from "./publish.ts";
 export { browserScripts } from "./assets.ts";

@@ -1,10 +1,11 @@
 /**
  * A static site of every finished run under a folder, ready to host or open from disk: `index.html`
  * listing the runs, and per run `<id>/index.html` (its report, rebuilt from its results.json and
- * manifest with a link back to the index) beside its `manifest.json` and `results.json`. The browser
- * builds of vega, vega-lite and vega-embed are written once, to `assets/`, and every page loads them
- * from there (about 0.84 MB once instead of per page); everything else a page shows is in the page,
- * and its pre-rendered SVGs read without them. The run folders themselves are only read.
+ * manifest with a link back to the index) beside its `manifest.json`, `results.json`, `summary.csv` and
+ * `checkpoints.csv`. The browser builds of vega, vega-lite and vega-embed are written once, to
+ * `assets/`, and every page loads them from there (about 0.84 MB once instead of per page); everything
+ * else a page shows is in the page, and its pre-rendered SVGs read without them. The run folders
+ * themselves are only read.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { scriptFile } from "./_page.ts";
 import { buildReport } from "./report.ts";
 import { indexPage } from "./run_index.ts";
 import { listRuns } from "./runs.ts";
+import { checkpointsCsv, summaryCsv } from "./tables.ts";
 
 /** Options of {@link publishSite}. */
 export interface PublishOptions {
@@ -65,6 +67,9 @@ export async function publishSite(root: string, out: string, opts: PublishOption
       }),
     );
     for (const f of ["manifest.json", "results.json"]) await Deno.copyFile(`${run.dir}/${f}`, `${dir}/${f}`);
+    // Built from results.json rather than copied, so runs finished before the tables existed have them too.
+    await Deno.writeTextFile(`${dir}/summary.csv`, summaryCsv(run.results));
+    await Deno.writeTextFile(`${dir}/checkpoints.csv`, checkpointsCsv(run.results));
     opts.log?.(`wrote ${dir}/index.html`);
   }
   const index = `${out}/index.html`;

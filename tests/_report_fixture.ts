@@ -84,8 +84,16 @@ function checkpoint(b: Bandit, step: number, strength: number, withText: boolean
   return ck;
 }
 
+/** What the fixture varies: text fields, a shift of dpo's policies, and series names by algorithm. */
+export interface FixtureOptions {
+  text?: boolean;
+  shift?: number;
+  /** The series name of each algorithm's cells (default: the algorithm's name). */
+  series?: Readonly<Record<string, string>>;
+}
+
 /** The cells: per task, dpo (β) and ipo (τ), two knob values each, seeds 0–2, two checkpoints. */
-export function fixtureCells(opts: { text?: boolean; shift?: number } = {}): CellRecord[] {
+export function fixtureCells(opts: FixtureOptions = {}): CellRecord[] {
   const cells: CellRecord[] = [];
   for (const [name, t] of TASKS) {
     for (const [algorithm, knob, values] of [["dpo", "beta", [0.1, 1]], ["ipo", "tau", [0.3, 3]]] as const) {
@@ -101,7 +109,7 @@ export function fixtureCells(opts: { text?: boolean; shift?: number } = {}): Cel
             id: `${name}/${algorithm}/${knob}=${value}/seed=${seed}`,
             task: name,
             algorithm,
-            series: algorithm,
+            series: opts.series?.[algorithm] ?? algorithm,
             knob,
             knobValue: value,
             hparams: { [knob]: value, note: EVIL },
@@ -125,7 +133,7 @@ export function fixtureCells(opts: { text?: boolean; shift?: number } = {}): Cel
 }
 
 /** The fixture's aggregate. */
-export function fixtureResults(opts: { text?: boolean; shift?: number } = {}): Results {
+export function fixtureResults(opts: FixtureOptions = {}): Results {
   const r = aggregate(
     {
       suite: `suite ${EVIL}`,
