@@ -25,7 +25,7 @@ import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { runCell } from "./cell.ts";
 import { cellFile, indexRanges, missingCells, readRunRecords, writeCellRecord } from "./plan.ts";
 import type { CellRecord, Environment, Manifest } from "../results/mod.ts";
-import type { RunOptions, RunOutcome } from "./run.ts";
+import type { OpenRun, RunOptions, RunOutcome } from "./run.ts";
 import {
   cellEnv,
   checkJudge,
@@ -45,6 +45,7 @@ import { ConfigError } from "../results/mod.ts";
 import type { Registry } from "../algorithms/mod.ts";
 import { BUILT_INS } from "../algorithms/mod.ts";
 import { loadRunPlugins } from "./plugins.ts";
+import { acquireRunLock } from "./lock.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url);
 const CONFIG = new URL("../deno.json", import.meta.url);
@@ -205,6 +206,15 @@ async function warnIfDifferent(
 export async function mergeRun(
   run: RunFolder,
 ): Promise<{ results: RunOutcome["results"]; reportPath: string }> {
+  const lock = await acquireRunLock(run.dir, { flag: "--run", log: null });
+  try {
+    return await merge(run);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function merge(run: RunFolder): Promise<{ results: RunOutcome["results"]; reportPath: string }> {
   const { dir, manifest, suite, cells, tasks } = run;
   let records: Map<string, CellRecord>;
   try {
@@ -285,9 +295,18 @@ export async function runSuiteParallel(
   tasks: ReadonlyMap<string, BanditTask>,
   opts: ParallelOptions,
 ): Promise<RunOutcome> {
-  const log = opts.log === undefined ? (l: string) => console.error(l) : opts.log;
   const t0 = performance.now();
   const run = await openRun(suite, tasks, opts);
+  try {
+    return await runParallel(run, opts, t0);
+  } finally {
+    await run.lock.release();
+  }
+}
+
+/** {@link runSuiteParallel} on an opened run whose lock this process holds. */
+async function runParallel(run: OpenRun, opts: ParallelOptions, t0: number): Promise<RunOutcome> {
+  const log = opts.log === undefined ? (l: string) => console.error(l) : opts.log;
   const { dir, cells, done } = run;
   const progress = runProgress(run, log, { ...opts, workers: opts.jobs });
   const todo = missingCells(cells, done);

@@ -44,6 +44,8 @@ import {
   writeAtomic,
 } from "./store.ts";
 import type { RunRecords } from "./plan.ts";
+import type { RunLock } from "./lock.ts";
+import { acquireRunLock } from "./lock.ts";
 import { gatherCellFiles, readRunRecords } from "./plan.ts";
 import type { Cell, Suite } from "./suite.ts";
 import { checkTextTaskInputs, planCells, suiteTextTasks } from "./suite.ts";
@@ -122,6 +124,8 @@ export interface OpenRun {
   readonly tasks: ReadonlyMap<string, BanditTask>;
   /** This process's provider, threads and versions. */
   readonly environment: Environment;
+  /** The run folder's lock, held by this process until it releases it. */
+  readonly lock: RunLock;
 }
 
 /**
@@ -137,42 +141,50 @@ export async function runSuite(
   const log = opts.log === undefined ? (l: string) => console.error(l) : opts.log;
   const t0 = performance.now();
   const run = await openRun(suite, tasks, opts);
-  const { dir, cells, done, env } = run;
-  const jsonl = `${dir}/results.jsonl`;
-  const progress = runProgress(run, log, opts);
-  // A task built mid-run logs through the progress line, so its lines never land inside the live one.
-  const runEnv: CellEnv = progress ? { ...env, log: (line) => progress.message(line) } : env;
-  const records: CellRecord[] = [];
-  let interrupted = false;
-  for (const cell of cells) {
-    const finished = done.get(cell.id);
-    if (finished) {
-      records.push(finished);
-      continue;
-    }
-    if (opts.signal?.aborted) {
-      interrupted = true;
-      break;
-    }
-    progress?.start(cell);
-    const rec = await runCell(cell, runEnv, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onStep: (step) => progress?.step(step),
-      onCheckpoint: (ck) => progress?.checkpoint(ck.kl, ck.reward),
-    });
-    if (!rec) {
-      interrupted = true;
-      break;
-    }
-    await appendRecord(jsonl, rec);
-    done.set(cell.id, rec);
-    records.push(rec);
-    progress?.finish(cell, rec);
+  try {
+    return await runCells(run);
+  } finally {
+    await run.lock.release();
   }
-  progress?.clear();
-  if (interrupted) throw new RunInterrupted(dir, done.size, cells.length);
-  const { results, reportPath } = await finishRun(run, records, run.environment, env);
-  return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
+
+  async function runCells(run: OpenRun): Promise<RunOutcome> {
+    const { dir, cells, done, env } = run;
+    const jsonl = `${dir}/results.jsonl`;
+    const progress = runProgress(run, log, opts);
+    // A task built mid-run logs through the progress line, so its lines never land inside the live one.
+    const runEnv: CellEnv = progress ? { ...env, log: (line) => progress.message(line) } : env;
+    const records: CellRecord[] = [];
+    let interrupted = false;
+    for (const cell of cells) {
+      const finished = done.get(cell.id);
+      if (finished) {
+        records.push(finished);
+        continue;
+      }
+      if (opts.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      progress?.start(cell);
+      const rec = await runCell(cell, runEnv, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onStep: (step) => progress?.step(step),
+        onCheckpoint: (ck) => progress?.checkpoint(ck.kl, ck.reward),
+      });
+      if (!rec) {
+        interrupted = true;
+        break;
+      }
+      await appendRecord(jsonl, rec);
+      done.set(cell.id, rec);
+      records.push(rec);
+      progress?.finish(cell, rec);
+    }
+    progress?.clear();
+    if (interrupted) throw new RunInterrupted(dir, done.size, cells.length);
+    const { results, reportPath } = await finishRun(run, records, run.environment, env);
+    return { dir, results, reportPath, wallSeconds: (performance.now() - t0) / 1000 };
+  }
 }
 
 /**
@@ -198,7 +210,7 @@ export async function openRun(
   // Everything that can be checked is checked before the runtime loads or anything is written.
   await checkJudge(suite);
   await checkTextTaskInputs(suite);
-  let prior: RunRecords | null = null, manifest: Manifest<Suite> | null = null;
+  let prior: RunRecords | null = null, manifest: Manifest<Suite> | null = null, lock: RunLock | null = null;
   if (opts.resume) {
     manifest = await readManifest(opts.resume);
     if (manifest.configHash !== hash) {
@@ -209,63 +221,75 @@ export async function openRun(
         "--resume",
       );
     }
+    lock = await acquireRunLock(opts.resume, { flag: "--resume", log });
     try {
       prior = await readRunRecords(opts.resume, cells);
     } catch (e) {
+      await lock.release();
       throw new ConfigError(`Cannot resume "${opts.resume}" (--resume): ${(e as Error).message}`, "--resume");
     }
   } else await checkOutputDir(opts.out ?? "runs");
-
-  const rt = await Runtime.create({ ep: opts.ep ?? "cpu", threads: opts.threads ?? 1, log });
-  const environment = describeEnvironment(rt);
-  let dir: string;
-  if (manifest && opts.resume) {
-    dir = opts.resume;
-    if (manifest.environment && canonicalJson(manifest.environment) !== canonicalJson(environment)) {
-      log?.(
-        `warning: "${dir}" was started with ${describe(manifest.environment)}; resuming with ${
-          describe(environment)
-        }: results may differ from an uninterrupted run`,
-      );
-    }
-    const git = await gitState();
-    if (git.commit !== manifest.gitCommit || git.dirty || manifest.gitDirty) {
-      log?.(
-        `warning: "${dir}" was started at commit ${manifest.gitCommit ?? "(none)"}${
-          manifest.gitDirty ? " (dirty)" : ""
-        }; resuming at ${git.commit ?? "(none)"}${
-          git.dirty ? " (dirty)" : ""
-        }: the code may differ between its cells`,
-      );
-    }
-    manifest.resumes.push({
-      at: new Date().toISOString(),
-      environment,
-      gitCommit: git.commit,
-      gitDirty: git.dirty,
-    });
-    await removeStaleTemporaries(dir);
-    // Drop a torn last line before appending, so the next record starts on a line of its own.
-    if (prior?.torn) {
-      await writeAtomic(`${dir}/results.jsonl`, prior.jsonl.map((r) => JSON.stringify(r) + "\n").join(""));
-    }
-    await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
-  } else {
-    manifest = await newManifest(suite, environment, registry);
-    dir = await createDirAtomic(opts.out ?? "runs", runId(new Date(manifest.startedAt), hash), {
-      "manifest.json": JSON.stringify(manifest, null, 2) + "\n",
-    });
+  try {
+    return await openedRun();
+  } catch (e) {
+    await lock?.release();
+    throw e;
   }
-  return {
-    dir,
-    suite,
-    manifest,
-    cells,
-    done: new Map(prior?.records ?? []),
-    env: cellEnv(suite, rt, tasks, registry),
-    tasks,
-    environment,
-  };
+
+  async function openedRun(): Promise<OpenRun> {
+    const rt = await Runtime.create({ ep: opts.ep ?? "cpu", threads: opts.threads ?? 1, log });
+    const environment = describeEnvironment(rt);
+    let dir: string;
+    if (manifest && opts.resume) {
+      dir = opts.resume;
+      if (manifest.environment && canonicalJson(manifest.environment) !== canonicalJson(environment)) {
+        log?.(
+          `warning: "${dir}" was started with ${describe(manifest.environment)}; resuming with ${
+            describe(environment)
+          }: results may differ from an uninterrupted run`,
+        );
+      }
+      const git = await gitState();
+      if (git.commit !== manifest.gitCommit || git.dirty || manifest.gitDirty) {
+        log?.(
+          `warning: "${dir}" was started at commit ${manifest.gitCommit ?? "(none)"}${
+            manifest.gitDirty ? " (dirty)" : ""
+          }; resuming at ${git.commit ?? "(none)"}${
+            git.dirty ? " (dirty)" : ""
+          }: the code may differ between its cells`,
+        );
+      }
+      manifest.resumes.push({
+        at: new Date().toISOString(),
+        environment,
+        gitCommit: git.commit,
+        gitDirty: git.dirty,
+      });
+      await removeStaleTemporaries(dir);
+      // Drop a torn last line before appending, so the next record starts on a line of its own.
+      if (prior?.torn) {
+        await writeAtomic(`${dir}/results.jsonl`, prior.jsonl.map((r) => JSON.stringify(r) + "\n").join(""));
+      }
+      await writeAtomic(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
+    } else {
+      manifest = await newManifest(suite, environment, registry);
+      dir = await createDirAtomic(opts.out ?? "runs", runId(new Date(manifest.startedAt), hash), {
+        "manifest.json": JSON.stringify(manifest, null, 2) + "\n",
+      });
+      lock = await acquireRunLock(dir, { flag: "--out", log });
+    }
+    return {
+      dir,
+      suite,
+      manifest,
+      cells,
+      done: new Map(prior?.records ?? []),
+      env: cellEnv(suite, rt, tasks, registry),
+      tasks,
+      environment,
+      lock: lock!,
+    };
+  }
 }
 
 /**
