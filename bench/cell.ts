@@ -38,7 +38,7 @@ import { textPolicyEnv, textReward, textScorerEnv } from "../envs/text_policy.ts
 import type { BanditTask } from "../tasks/bandits.ts";
 import { taskPairs, taskPolicy, taskScorer } from "../tasks/bandits.ts";
 import type { TextPairs } from "../envs/text.ts";
-import { sampleTextPairs } from "../envs/text.ts";
+import { pairStats, sampleTextPairs } from "../envs/text.ts";
 import type { TextTask, TextTaskSpec } from "../tasks/text_tasks.ts";
 import type { Judge } from "../models/judge.ts";
 import type {
@@ -275,6 +275,7 @@ async function banditCellTask(cell: Cell, env: CellEnv, record: CellRecord): Pro
 async function textCellTask(cell: Cell, env: CellEnv, record: CellRecord): Promise<CellTask> {
   const task = await loadText(env, cell.task);
   const pairs = await textCellPairs(task, cell.seed);
+  record.pairStats = pairStats(pairs);
   const policy = task.env.reference;
   let proxy: Reward | null = null;
   record.referenceReward = task.baseline.rewards.reduce((a, v) => a + v, 0) / task.baseline.rewards.length;
@@ -354,7 +355,8 @@ export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
     if (!spec) throw new Error(`unknown text task "${name}"`);
     t = (async () => {
       const task = await spec.load(env.rt, env.log ? { log: env.log } : {});
-      const baseline = await textBaseline(task, Rng.stream(0, "eval", name, "reference"));
+      // A derived task (another data regime of a base) compares against its base's π_ref completions.
+      const baseline = await textBaseline(task, Rng.stream(0, "eval", spec.base ?? name, "reference"));
       let judged: LoadedText["judged"] = null;
       if (task.judge) {
         const judge = await suiteJudge(env.judge, task, env.rt), refs = referenceCompletions(task, name);
@@ -367,11 +369,15 @@ export function loadText(env: CellEnv, name: string): Promise<LoadedText> {
   return t;
 }
 
-/** The preference pairs of a text task for a seed (shared by every algorithm of that seed). */
+/**
+ * The preference pairs of a text task for a seed (shared by every algorithm of that seed). A derived
+ * task draws from its base's stream: regimes of one base share their random numbers (at k = 2 and one
+ * count, Bradley–Terry and deterministic labels see the same completions).
+ */
 export function textCellPairs(t: LoadedText, seed: number): Promise<TextPairs> {
   let p = t.pairs.get(seed);
   if (!p) {
-    p = sampleTextPairs(t.env, t.spec.pairs, Rng.stream(seed, "data", t.spec.name));
+    p = sampleTextPairs(t.env, t.spec.pairs, Rng.stream(seed, "data", t.spec.base ?? t.spec.name));
     t.pairs.set(seed, p);
   }
   return p;

@@ -10,11 +10,10 @@
  *
  * @module
  */
-import { isTextTask } from "../tasks/text_tasks.ts";
-import type { DataTaskConfig } from "../tasks/data_tasks.ts";
+import { derivedTaskSpec, isTextTask, TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { dataTaskSpec } from "../tasks/data_tasks.ts";
 import type { TextTaskSpec } from "../tasks/text_tasks.ts";
-import { parseTextTasks } from "../tasks/text_task_schema.ts";
+import { isDerivedTask, parseTextTasks, type SuiteTextTask } from "../tasks/text_task_schema.ts";
 import { parse } from "npm:yaml@2.9.1";
 import { dirname, join } from "node:path";
 import {
@@ -89,10 +88,11 @@ export interface Suite {
   /** Defaults of `slurm submit`'s resource flags (flags override them; not part of the config hash). */
   readonly slurm?: SlurmSuiteSettings;
   /**
-   * Text tasks the suite defines over local data (`text_tasks:`), by name, paths resolved against the
-   * suite file's folder; `tasks` may name them like built-in tasks.
+   * Text tasks the suite defines (`text_tasks:`), by name: tasks over local data, paths resolved against
+   * the suite file's folder, and tasks derived from another text task under another preference-data
+   * regime (`base:`, `pairs:`); `tasks` may name them like built-in tasks.
    */
-  readonly textTasks?: Readonly<Record<string, DataTaskConfig>>;
+  readonly textTasks?: Readonly<Record<string, SuiteTextTask>>;
   /**
    * The plugins the run loads (`plugins:` and `--plugin`), each with the hash of its file: part of the
    * config, so a changed plugin is a different config.
@@ -202,6 +202,7 @@ export function parseSuite(text: string, file: string, knownOrTasks: SuiteKnown 
     knownTasks,
     fail,
     unknownKey: (key, known) => unknownName("key", key, known),
+    unknownName,
   });
   const known = [...knownTasks, ...Object.keys(textTasks ?? {})];
   const tasks = checkTasks(doc.tasks as unknown[], known, (i) => `tasks[${i}]`, fail);
@@ -374,9 +375,20 @@ function parseJudge(raw: unknown, file: string, fail: Fail): JudgeSpec {
   return { kind: "task" };
 }
 
-/** The suite's own text tasks as the cell runner loads them (`CellEnv.textSpecs`). */
+/**
+ * The suite's own text tasks as the cell runner loads them (`CellEnv.textSpecs`); a derived task loads
+ * through its base's spec, so it shares the base's cached builds.
+ */
 export function suiteTextTasks(s: Suite): Map<string, TextTaskSpec> {
-  return new Map(Object.entries(s.textTasks ?? {}).map(([name, c]) => [name, dataTaskSpec(name, c)]));
+  const configs = Object.entries(s.textTasks ?? {});
+  const specs = new Map<string, TextTaskSpec>();
+  for (const [name, c] of configs) if (!isDerivedTask(c)) specs.set(name, dataTaskSpec(name, c));
+  for (const [name, c] of configs) {
+    if (isDerivedTask(c)) {
+      specs.set(name, derivedTaskSpec(name, c, TEXT_TASKS.get(c.base) ?? specs.get(c.base)!));
+    }
+  }
+  return new Map(configs.map(([name]) => [name, specs.get(name)!]));
 }
 
 /**
@@ -385,8 +397,14 @@ export function suiteTextTasks(s: Suite): Map<string, TextTaskSpec> {
  * memory), the tokenizers parse as JSON. A {@link ConfigError} names the path and the field.
  */
 export async function checkTextTaskInputs(suite: Suite): Promise<void> {
-  for (const [name, t] of Object.entries(suite.textTasks ?? {})) {
-    if (!suite.tasks.includes(name)) continue;
+  const configs = suite.textTasks ?? {};
+  // A data task is read when it runs, or when a task deriving from it does.
+  const read = new Set(suite.tasks.map((t) => {
+    const c = configs[t];
+    return c && isDerivedTask(c) ? c.base : t;
+  }));
+  for (const [name, t] of Object.entries(configs)) {
+    if (!read.has(name) || isDerivedTask(t)) continue;
     const at = `text_tasks.${name}`;
     await checkPresent(t.dataset.path, { field: `${at}.dataset.path`, config: suite.file });
     await checkInput(t.tokenizer, "json", { field: `${at}.tokenizer`, config: suite.file });

@@ -24,7 +24,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
-import type { Prompt } from "../envs/text.ts";
+import type { PairSpec, Prompt } from "../envs/text.ts";
 import { ExternalScorer, type ExternalScorerConfig } from "../models/external_scorer.ts";
 import type { GptConfig } from "../models/gpt.ts";
 import { gptParams, validateGpt } from "../models/gpt.ts";
@@ -109,8 +109,8 @@ export interface DataTaskConfig {
   readonly reference: DataReferenceConfig;
   /** Most tokens a completion may have (EOS included). */
   readonly maxNewTokens: number;
-  /** Preference pairs per seed and their Bradley–Terry scale on the gold reward. */
-  readonly pairs: { readonly count: number; readonly scale: number };
+  /** The preference-data regime: pairs per seed, prompts, completions per prompt, labels. */
+  readonly pairs: PairSpec;
 }
 
 /** Defaults of each kind (a suite overrides any of them). */

@@ -1,6 +1,8 @@
 /**
  * The schema of a suite's `text_tasks:` entries: text tasks over local data (a dataset file, a tokenizer,
- * an ONNX gold model), checked field by field into a {@link DataTaskConfig} before anything is read.
+ * an ONNX gold model), checked field by field into a {@link DataTaskConfig} before anything is read, and
+ * tasks derived from another text task under another preference-data regime (`base:` and `pairs:`, a
+ * {@link DerivedTaskConfig}).
  * It sits beside the data tasks it configures ({@link DATA_TASK_DEFAULTS}, {@link DATASET_PRESETS}), so
  * a new field is added to the config, its defaults and its parser in one folder; the suite parser only
  * hands it the mapping and says how to report a bad field.
@@ -11,6 +13,18 @@ import { dirname, join } from "node:path";
 import type { DataTaskConfig, DataTaskKind } from "./data_tasks.ts";
 import { DATA_TASK_DEFAULTS, DATA_TASK_KINDS } from "./data_tasks.ts";
 import { DATASET_FORMATS, DATASET_PRESETS, type DatasetRole } from "./datasets.ts";
+import type { PairSpec } from "../envs/text.ts";
+import { PAIR_IDENTICAL, PAIR_LABELS, PAIR_TIES } from "../envs/text.ts";
+import type { DerivedTaskConfig, TextTaskSpec } from "./text_tasks.ts";
+import { TEXT_TASKS } from "./text_tasks.ts";
+
+/** A suite's `text_tasks:` entry: a task over local data, or one derived from another text task. */
+export type SuiteTextTask = DataTaskConfig | DerivedTaskConfig;
+
+/** True when a `text_tasks:` entry derives from another task (it has `base`). */
+export function isDerivedTask(t: SuiteTextTask): t is DerivedTaskConfig {
+  return "base" in t;
+}
 
 /** Reports a bad field (`field`: its dotted path) and never returns: it throws. */
 export type SchemaFail = (field: string, why: string) => never;
@@ -28,6 +42,13 @@ export interface TextTaskSchemaOptions {
    * passes its did-you-mean wording, so every unknown key of a suite reads the same.
    */
   readonly unknownKey?: (key: string, known: readonly string[]) => string;
+  /**
+   * The message for an unknown name among `known` (a `base:` task, a `label:` rule), `what` saying what
+   * it names (default: `unknown text task "x" (known: a, b)`); the bench passes its did-you-mean wording.
+   */
+  readonly unknownName?: (what: string, name: string, known: readonly string[]) => string;
+  /** The built-in text tasks a derived task may name as `base` (default: {@link TEXT_TASKS}). */
+  readonly textTasks?: ReadonlyMap<string, Pick<TextTaskSpec, "pairs">>;
 }
 
 const TEXT_TASK_KEYS = [
@@ -44,6 +65,8 @@ const TEXT_TASK_KEYS = [
   "max_new_tokens",
   "pairs",
 ];
+const DERIVED_KEYS = ["base", "description", "pairs"];
+const PAIR_KEYS = ["count", "scale", "prompts", "completions", "label", "ties", "identical"];
 const DATASET_KEYS = ["path", "format", "preset", "columns"];
 const GOLD_KEYS = ["path", "tokenizer", "label_index", "label", "inputs", "output", "max_length", "batch"];
 
@@ -67,7 +90,7 @@ const GOLD_KEYS = ["path", "tokenizer", "label_index", "label", "inputs", "outpu
  * tasks.mine!.dataset.path; // "suites/train.parquet"
  * ```
  */
-export function parseTextTasks(raw: unknown, opts: TextTaskSchemaOptions): Record<string, DataTaskConfig> {
+export function parseTextTasks(raw: unknown, opts: TextTaskSchemaOptions): Record<string, SuiteTextTask> {
   const { knownTasks, fail } = opts;
   if (!isRecord(raw)) {
     return fail(
@@ -77,16 +100,131 @@ export function parseTextTasks(raw: unknown, opts: TextTaskSchemaOptions): Recor
       } is not allowed (allowed: a mapping from task names to task definitions)`,
     );
   }
-  const out: Record<string, DataTaskConfig> = {};
+  const out: Record<string, SuiteTextTask> = {};
+  const derived = (entry: unknown): entry is Record<string, unknown> => isRecord(entry) && "base" in entry;
   for (const [name, entry] of Object.entries(raw)) {
     const at = `text_tasks.${name}`;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
       fail(at, `text task name "${name}" is not allowed (allowed: letters, digits, ".", "_", "-")`);
     }
     if (knownTasks.includes(name)) fail(at, `text task "${name}" is the name of a built-in task`);
-    out[name] = parseTextTask(entry, at, opts);
+    if (!derived(entry)) out[name] = parseTextTask(entry, at, opts);
   }
-  return out;
+  // Derived tasks second, so that a base may be listed after the tasks deriving from it.
+  for (const [name, entry] of Object.entries(raw)) {
+    if (derived(entry)) out[name] = parseDerivedTask(entry, `text_tasks.${name}`, out, raw, opts);
+  }
+  // Back in the suite's order, so the parsed mapping (and the config hash) reads like the file.
+  return Object.fromEntries(Object.keys(raw).map((name) => [name, out[name]!]));
+}
+
+/** `{ base, description?, pairs? }`: the base's pairs with the fields given replaced. */
+function parseDerivedTask(
+  raw: Record<string, unknown>,
+  at: string,
+  dataTasks: Readonly<Record<string, SuiteTextTask>>,
+  entries: Readonly<Record<string, unknown>>,
+  opts: TextTaskSchemaOptions,
+): DerivedTaskConfig {
+  const { fail } = opts;
+  const doc = mapping(at, raw, DERIVED_KEYS, opts);
+  const builtIn = opts.textTasks ?? TEXT_TASKS;
+  const bases = [
+    ...builtIn.keys(),
+    ...Object.entries(dataTasks).filter(([, t]) => !isDerivedTask(t)).map(([n]) => n),
+  ];
+  const base = doc.base;
+  if (typeof base !== "string" || !bases.includes(base)) {
+    const why = typeof base === "string" && base in entries
+      ? `${at}.base = "${base}" is not allowed: "${base}" is itself derived (derive from its base instead)`
+      : `${at}.base: ${unknownNameOf(opts)("text task", String(base), bases)}`;
+    return fail(`${at}.base`, why);
+  }
+  const basePairs = builtIn.get(base)?.pairs ?? (dataTasks[base] as DataTaskConfig).pairs;
+  const description = doc.description;
+  if (description !== undefined && (typeof description !== "string" || description.trim() === "")) {
+    fail(
+      `${at}.description`,
+      `${at}.description = ${JSON.stringify(description)} is not allowed (allowed: a non-empty string)`,
+    );
+  }
+  return {
+    base,
+    ...(description !== undefined ? { description: description as string } : {}),
+    pairs: parsePairs(doc.pairs, `${at}.pairs`, basePairs, opts),
+  };
+}
+
+/**
+ * A `pairs:` mapping over `defaults` (a data task's defaults, or a derived task's base's pairs): the
+ * fields given replace those of `defaults`; the optional ones are kept only where given or inherited,
+ * so a suite that sets none hashes as before they existed.
+ */
+export function parsePairs(
+  raw: unknown,
+  at: string,
+  defaults: PairSpec,
+  opts: TextTaskSchemaOptions,
+): PairSpec {
+  const { fail } = opts;
+  const p = mapping(at, raw, PAIR_KEYS, opts);
+  const int = (k: string, min: number): number | undefined => {
+    const v = p[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+      return fail(
+        `${at}.${k}`,
+        `${at}.${k} = ${JSON.stringify(v)} is not allowed (allowed: an integer ≥ ${min})`,
+      );
+    }
+    return v;
+  };
+  const choice = <T extends string>(k: string, known: readonly T[]): T | undefined => {
+    const v = p[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || !known.includes(v as T)) {
+      return fail(
+        `${at}.${k}`,
+        typeof v === "string"
+          ? `${at}.${k}: ${unknownNameOf(opts)(`${k} rule`, v, known)}`
+          : `${at}.${k} = ${JSON.stringify(v)} is not allowed (allowed: one of ${known.join(", ")})`,
+      );
+    }
+    return v as T;
+  };
+  let scale = defaults.scale;
+  if (p.scale !== undefined) {
+    if (typeof p.scale !== "number" || Number.isNaN(p.scale) || p.scale <= 0) {
+      fail(`${at}.scale`, `${at}.scale = ${JSON.stringify(p.scale)} is not allowed (allowed: a number > 0)`);
+    }
+    scale = p.scale as number;
+  }
+  const label = choice("label", PAIR_LABELS);
+  if (label === "deterministic" && p.scale !== undefined) {
+    fail(
+      `${at}.scale`,
+      `${at}.scale = ${p.scale} is not allowed with ${at}.label = deterministic (scale is the Bradley–Terry labels' sharpness)`,
+    );
+  }
+  const given = {
+    prompts: int("prompts", 1),
+    completions: int("completions", 2),
+    label,
+    ties: choice("ties", PAIR_TIES),
+    identical: choice("identical", PAIR_IDENTICAL),
+  };
+  const out: Record<string, unknown> = { count: int("count", 1) ?? defaults.count, scale };
+  for (const k of ["prompts", "completions", "label", "ties", "identical"] as const) {
+    const v = given[k] ?? defaults[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as unknown as PairSpec;
+}
+
+function unknownNameOf(opts: TextTaskSchemaOptions) {
+  return opts.unknownName ??
+    ((what: string, name: string, known: readonly string[]) =>
+      `unknown ${what} "${name}" (known: ${known.join(", ")})`);
 }
 
 function parseTextTask(raw: unknown, at: string, opts: TextTaskSchemaOptions): DataTaskConfig {
@@ -98,7 +236,7 @@ function parseTextTask(raw: unknown, at: string, opts: TextTaskSchemaOptions): D
       `${at}.kind`,
       `${at}.kind = ${JSON.stringify(kindValue) ?? "(missing)"} is not allowed (allowed: one of ${
         DATA_TASK_KINDS.join(", ")
-      })`,
+      }; or no kind and base: a text task to derive from)`,
     );
   }
   const kind = kindValue as DataTaskKind;
@@ -257,7 +395,13 @@ function parseTextTask(raw: unknown, at: string, opts: TextTaskSchemaOptions): D
       `${at}.reference.heads = ${reference.heads} is not allowed (allowed: a divisor of d_model = ${reference.dModel})`,
     );
   }
-  const pr = settings(`${at}.pairs`, doc.pairs, ["count", "scale"]);
+  const pairs = parsePairs(doc.pairs, `${at}.pairs`, d.pairs, opts);
+  if (pairs.prompts !== undefined && pairs.prompts > prompts.train) {
+    fail(
+      `${at}.pairs.prompts`,
+      `${at}.pairs.prompts = ${pairs.prompts} is not allowed (allowed: at most prompts.train = ${prompts.train})`,
+    );
+  }
   return {
     kind,
     ...(doc.description !== undefined ? { description: text(`${at}.description`, doc.description) } : {}),
@@ -270,10 +414,7 @@ function parseTextTask(raw: unknown, at: string, opts: TextTaskSchemaOptions): D
     prompts,
     reference,
     maxNewTokens: int(`${at}.max_new_tokens`, doc.max_new_tokens, d.maxNewTokens, 1),
-    pairs: {
-      count: int(`${at}.pairs.count`, pr.count, d.pairs.count, 1),
-      scale: positive(`${at}.pairs.scale`, pr.scale, d.pairs.scale),
-    },
+    pairs,
   };
 }
 

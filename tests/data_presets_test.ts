@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../results/mod.ts";
 import { checkTextTaskInputs, overrideSuite, parseSuite, planCells, suiteTextTasks } from "../bench/suite.ts";
-import { DATA_TASK_DEFAULTS } from "../tasks/data_tasks.ts";
+import { DATA_TASK_DEFAULTS, type DataTaskConfig } from "../tasks/data_tasks.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { getAlgorithm } from "../algorithms/registry.ts";
 import type { PolicyAlgorithm } from "../algorithms/types.ts";
@@ -21,7 +21,7 @@ async function preset(name: string) {
 
 Deno.test("data presets: imdb.yaml and tldr.yaml parse into data tasks with paths beside the suite", async () => {
   const imdb = await preset("imdb");
-  const t = imdb.textTasks!.imdb!;
+  const t = imdb.textTasks!.imdb as DataTaskConfig;
   assert.equal(t.kind, "sentiment");
   assert.deepEqual(t.dataset, { path: "data/imdb/train.parquet", preset: "imdb" });
   assert.equal(t.tokenizer, "data/gpt2/tokenizer.json");
@@ -43,7 +43,7 @@ Deno.test("data presets: imdb.yaml and tldr.yaml parse into data tasks with path
   assert.deepEqual(overrideSuite(imdb, { tasks: ["imdb"] }, BUILT_IN).tasks, ["imdb"]);
 
   const tldr = await preset("tldr");
-  const s = tldr.textTasks!.tldr!;
+  const s = tldr.textTasks!.tldr as DataTaskConfig;
   assert.equal(s.kind, "summarize");
   assert.deepEqual(s.dataset, { path: "data/tldr/train.parquet", preset: "tldr" });
   assert.equal(s.gold.path, "data/tldr-reward/model.onnx");
@@ -96,7 +96,7 @@ Deno.test("data presets: text_tasks fields are checked, naming the field and the
   };
   const suite = (task: unknown, name = "mine") =>
     JSON.stringify({ tasks: [name], text_tasks: { [name]: task }, algorithms: { dpo: {} } });
-  const parsed = parseSuite(suite(base), "dir/s.yaml", BUILT_IN).textTasks!.mine!;
+  const parsed = parseSuite(suite(base), "dir/s.yaml", BUILT_IN).textTasks!.mine as DataTaskConfig;
   assert.equal(parsed.dataset.path, "dir/d.jsonl");
   assert.deepEqual(parsed.prompts, DATA_TASK_DEFAULTS.sentiment.prompts);
   const cases: [unknown, string, string][] = [

@@ -16,7 +16,7 @@ import { Runtime } from "../engine/runtime.ts";
 import { completionTexts, goldRewards } from "../envs/text.ts";
 import type { ExternalScorer } from "../models/external_scorer.ts";
 import { HfTokenizer } from "../models/hf_tokenizer.ts";
-import { loadDataTask } from "../tasks/data_tasks.ts";
+import { type DataTaskConfig, loadDataTask } from "../tasks/data_tasks.ts";
 import { generateCorpus, SENTIMENT_VOCABULARY } from "../tasks/sentiment_corpus.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { findTorch } from "./_torch.ts";
@@ -79,7 +79,7 @@ Deno.test({
     const { tok, model } = await (built ??= fixtures());
     const suite = parseSuite(SUITE, `${dir}/suite.yaml`, BUILT_IN);
     await checkTextTaskInputs(suite);
-    const config = suite.textTasks!["imdb-fixture"]!;
+    const config = suite.textTasks!["imdb-fixture"] as DataTaskConfig;
     assert.equal(config.dataset.path, `${dir}/imdb.parquet`);
 
     // π_ref is fine-tuned once, then read from the cache.
@@ -171,7 +171,7 @@ Deno.test({
   fn: async () => {
     await (built ??= fixtures());
     const suite = parseSuite(SUITE, `${dir}/suite.yaml`, BUILT_IN);
-    const config = suite.textTasks!["imdb-fixture"]!;
+    const config = suite.textTasks!["imdb-fixture"] as DataTaskConfig;
     const renamed = { ...config, dataset: { path: `${dir}/imdb.parquet`, columns: { text: "review" } } };
     await assert.rejects(
       () => loadDataTask(rt, "imdb-fixture", renamed, { log: null }),

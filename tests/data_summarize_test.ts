@@ -16,7 +16,7 @@ import { Runtime } from "../engine/runtime.ts";
 import { completionTexts, goldRewards } from "../envs/text.ts";
 import type { ExternalScorer } from "../models/external_scorer.ts";
 import { HfTokenizer } from "../models/hf_tokenizer.ts";
-import { joinSummary, loadDataTask } from "../tasks/data_tasks.ts";
+import { type DataTaskConfig, joinSummary, loadDataTask } from "../tasks/data_tasks.ts";
 import { generateSummarizeCorpus, SEPARATOR, SUMMARIZE_VOCABULARY } from "../tasks/summarize_corpus.ts";
 import { TEXT_TASKS } from "../tasks/text_tasks.ts";
 import { findTorch } from "./_torch.ts";
@@ -86,7 +86,9 @@ Deno.test({
 
     const suite = parseSuite(SUITE, `${dir}/suite.yaml`, [...TEXT_TASKS.keys()]);
     await checkTextTaskInputs(suite);
-    const task = await loadDataTask(rt, "tldr-fixture", suite.textTasks!["tldr-fixture"]!, { log: null });
+    const task = await loadDataTask(rt, "tldr-fixture", suite.textTasks!["tldr-fixture"] as DataTaskConfig, {
+      log: null,
+    });
     assert.equal(task.evalPrompts.length, 16);
     // Prompts are the posts, their references the summaries (the first rows after the seeded shuffle).
     for (const p of task.evalPrompts) {
