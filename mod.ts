@@ -110,6 +110,7 @@ export type {
   Improvement,
   Manifest,
   ManifestSuite,
+  PairStatsRecord,
   PairwiseWinRate,
   Results,
   SampleRecord,
@@ -117,8 +118,14 @@ export type {
   TaskInfo,
   TemperatureWinRate,
   TemperatureWins,
+  VerdictEntry,
+  VerdictRow,
   WinRatePoint,
   WinRateSummary,
 } from "./results/mod.ts";
+export type { PairSpec } from "./envs/text.ts";
+export { PAIR_IDENTICAL, PAIR_LABELS, PAIR_TIES } from "./envs/text.ts";
+export type { SuiteTextTask } from "./tasks/text_task_schema.ts";
+export type { DerivedTaskConfig } from "./tasks/text_tasks.ts";
 export { buildReport } from "./reports/mod.ts";
 export type { ReportManifest, ReportOptions } from "./reports/mod.ts";

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { budgetVerdict } from "./verdict.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Bandit } from "../envs/bandit.ts";
 import { expectedReward, oracleRewardAtKl, refProbs } from "../envs/bandit.ts";
@@ -148,7 +149,37 @@ export function aggregate(
     }
   }
   r.improvement = improvement(perSeed, cells, stats);
+  r.verdict = verdicts(
+    perSeed,
+    r.budgets,
+    stats,
+    Object.fromEntries(Object.entries(r.tasks).map(([t, info]) => [t, info.referenceReward!])),
+  );
   return r;
+}
+
+/** Each task's verdict at each of its budgets, from each series' per-seed bests and its summary. */
+function verdicts(
+  perSeed: ReadonlyMap<string, { budgets: readonly number[]; series: ReadonlyMap<string, number[][]> }>,
+  budgets: Results["budgets"],
+  stats: StatsSettings,
+  references: Readonly<Record<string, number>>,
+): NonNullable<Results["verdict"]> {
+  const out: NonNullable<Results["verdict"]> = {};
+  for (const [task, t] of perSeed) {
+    out[task] = t.budgets.map((kl, i) =>
+      budgetVerdict(
+        kl,
+        [...t.series].map(([name, best]) => ({
+          name,
+          perSeed: best[i]!,
+          summary: budgets[task]![name]![i]!,
+        })),
+        { stats, key: [task, String(kl)], reference: references[task]! },
+      )
+    );
+  }
+  return out;
 }
 
 /** A bandit task's record: its tables, budgets and π_ref's exact reward. */

@@ -132,7 +132,7 @@ Deno.test("the manifest section shows provider, versions, commit with its dirty 
       "<dt>seeds</dt><dd>0, 1, 2</dd>",
       "<dt>GPU</dt><dd>none</dd>",
       "<dt>run</dt><dd>20260102-030405-c0ffee00</dd>",
-      "<dt>results schema</dt><dd>prefbench.results/1.2</dd>",
+      "<dt>results schema</dt><dd>prefbench.results/1.3</dd>",
     ]
   ) assert.ok(m.includes(s), s);
 });

@@ -42,6 +42,7 @@ export type {
   FrontierPoint,
   GapSummary,
   Improvement,
+  PairStatsRecord,
   PairwiseWinRate,
   Results,
   SampleRecord,
@@ -49,6 +50,8 @@ export type {
   TaskInfo,
   TemperatureWinRate,
   TemperatureWins,
+  VerdictEntry,
+  VerdictRow,
   WinRatePoint,
   WinRateSummary,
 } from "./results.ts";

@@ -23,6 +23,8 @@
  *   The status rename is the one change that is not additive; it is a minor version all the same because
  *   the only test a 1.0 reader could make, `status === "ok"`, keeps its meaning, and {@link parseResults}
  *   reads a 1.0 "error" as "failed" with failure kind "error".
+ * - 1.3: `verdict`: per task and KL budget, every series ranked with its interval, P(best) and the leaders.
+ *   Text cells: `CellRecord.pairStats`, the statistics of their preference pairs.
  *
  * @module
  */
@@ -31,10 +33,10 @@ import type { OraclePoint } from "../envs/mod.ts";
 import { ConfigError } from "./config_error.ts";
 
 /** The version of the results format this prefbench writes (see the module doc for the rule). */
-export const RESULTS_VERSION = { major: 1, minor: 2 } as const;
+export const RESULTS_VERSION = { major: 1, minor: 3 } as const;
 
 /** The schema tag of `results.json` this prefbench writes. */
-export const RESULTS_SCHEMA = "prefbench.results/1.2";
+export const RESULTS_SCHEMA = "prefbench.results/1.3";
 
 /** KL budgets (nats) at which bandit envelopes are compared with the oracle. */
 export const BANDIT_BUDGETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2];
@@ -164,8 +166,36 @@ export interface CellRecord {
   temperatureWins?: TemperatureWins[];
   /** (1.2) Judged text tasks: π_ref's own sweep against the reference texts (the same in every cell). */
   referenceTemperatureWins?: TemperatureWins[];
+  /**
+   * (1.3) Text tasks: the statistics of the cell's preference pairs (those of its task and seed, the same
+   * in every cell of both): label agreement with the gold order, ties, identical pairs, distinct prompts,
+   * length difference.
+   */
+  pairStats?: PairStatsRecord;
   /** Wall-clock seconds the cell took. */
   wallSeconds: number;
+}
+
+/** The statistics of a text task's preference pairs for one seed (`CellRecord.pairStats`). */
+export interface PairStatsRecord {
+  /** Pairs. */
+  count: number;
+  /** Distinct prompts among them, by their tokens (a task's training prompts may repeat). */
+  prompts: number;
+  /** Among pairs of unequal gold rewards, the fraction whose chosen one has the higher (null: all tied). */
+  agreement: number | null;
+  /** Pairs of equal gold rewards. */
+  ties: number;
+  /** Pairs of two identical responses. */
+  identical: number;
+  /** Mean |r(chosen) − r(rejected)| (gold reward). */
+  rewardGap: number;
+  /** Mean length of chosen minus rejected (tokens, EOS included). */
+  lengthDiff: number;
+  /** Candidate pairs `identical: drop` left out. */
+  droppedIdentical: number;
+  /** Candidate pairs `ties: drop` left out. */
+  droppedTies: number;
 }
 
 /** What the report needs to know about a task. */
@@ -397,6 +427,38 @@ export interface Environment {
   arch: string;
 }
 
+/** One series in a verdict. */
+export interface VerdictRow {
+  /** The series' name. */
+  readonly series: string;
+  /** IQM over seeds of its best reward within the budget (the Summary's number). */
+  readonly reward: number;
+  /** Its 95% stratified-bootstrap interval, or null with fewer than two seeds. */
+  readonly ci: readonly [number, number] | null;
+  /** Fraction of joint bootstrap resamples in which it has the highest IQM (ties shared); null with one seed. */
+  readonly pBest: number | null;
+  /** Seeds aggregated. */
+  readonly seeds: number;
+  /** How far its reward is below the top series' (0 for the top one). */
+  readonly behind: number;
+  /** True when no seed reached a checkpoint within the budget better than π_ref: the reward is π_ref's. */
+  readonly atReference?: true;
+}
+
+/** The verdict of one task at one KL budget: who leads, by how much, how sure. */
+export interface VerdictEntry {
+  /** The KL budget (nats). */
+  readonly kl: number;
+  /** Every series, best first. */
+  readonly ranking: readonly VerdictRow[];
+  /** The series that cannot be told apart from the top one, by `rule`. */
+  readonly leaders: readonly string[];
+  /** How leaders are told apart from the rest. */
+  readonly rule: string;
+  /** Set when no series has two seeds: `1 seed: no interval`. */
+  readonly note?: string;
+}
+
 /** `results.json`. */
 export interface Results {
   /** `prefbench.results/<major>.<minor>`: {@link RESULTS_SCHEMA} when written, the file's own when read. */
@@ -429,6 +491,8 @@ export interface Results {
   budgets: Record<string, Record<string, BudgetSummary[]>>;
   /** Probability of improvement of every pair of series at every KL budget, across tasks. */
   improvement: Improvement[];
+  /** (1.3) Per task, the verdict at each of its KL budgets. */
+  verdict?: Record<string, VerdictEntry[]>;
   /** Single-context tasks: each series' final action probabilities per knob value. */
   actionProbs: Record<string, Record<string, ActionProbs[]>>;
   /** (1.1) Per task and series, the area under the frontier up to the task's largest budget. */

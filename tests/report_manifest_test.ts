@@ -64,7 +64,7 @@ Deno.test("a run's manifest has the git dirty flag, the GPU and the finish time;
     assert.ok(m.finishedAt !== null && m.finishedAt >= m.startedAt);
     assert.match(m.configHash, /^[0-9a-f]{64}$/);
     assert.ok(run.id.endsWith(m.configHash.slice(0, 8)), "the run id ends with the config hash");
-    assert.equal(run.results.schema, "prefbench.results/1.2");
+    assert.equal(run.results.schema, "prefbench.results/1.3");
     const report = await Deno.readTextFile(outcome.reportPath);
     assert.ok(report.includes(`<dt>run</dt><dd>${run.id}</dd>`));
     assert.ok(

@@ -16,7 +16,7 @@ Deno.test("schemaVersion reads major and minor; a bare major is minor 0", () => 
   assert.deepEqual(schemaVersion("prefbench.results/99.3"), { major: 99, minor: 3 });
   assert.equal(schemaVersion("prefbench.engine_bench/1"), null);
   assert.equal(schemaVersion(1), null);
-  assert.equal(RESULTS_SCHEMA, "prefbench.results/1.2");
+  assert.equal(RESULTS_SCHEMA, "prefbench.results/1.3");
   assert.equal(current.schema, RESULTS_SCHEMA, "aggregate writes the current version");
 });
 
@@ -31,7 +31,7 @@ Deno.test("a results.json with schema major version 99 is refused, naming the fi
         assert.equal(
           e.message,
           `Cannot read "${path}": its schema "prefbench.results/99.0" is major version 99, and this prefbench reads ` +
-            `major version 1 only (prefbench.results/1.0 to 1.2, and later 1.x); it was written by a newer ` +
+            `major version 1 only (prefbench.results/1.0 to 1.3, and later 1.x); it was written by a newer ` +
             `prefbench, which is needed to read it`,
         );
         return true;
