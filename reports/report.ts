@@ -31,6 +31,7 @@ import {
   winRateSpec,
 } from "./charts.ts";
 import { Charts, escapeHtml, interval, page, slug } from "./_page.ts";
+import { verdictSentences } from "./verdict.ts";
 
 export { escapeHtml, scriptJson } from "./_page.ts";
 
@@ -71,6 +72,20 @@ export async function buildReport(r: Results, m: ReportManifest, opts: ReportOpt
     if (html) sections.push({ id, title, html: `<section><h2 id="${id}">${title}</h2>\n${html}</section>` });
   };
 
+  const said = verdictSentences(r);
+  section(
+    "verdict",
+    "Verdict",
+    said.length
+      ? `<p class="meta">Per task, at its middle KL budget: the series with the highest IQM over seeds of its best
+gold reward within the budget, with its ${
+        pct(r)
+      } interval; the series whose interval overlaps it cannot be told
+apart from it; the others trail. Every budget's ranking, with P(best), is in results.json (<code>verdict</code>) and
+in the Summary below.</p>
+<ul class="verdict">${said.map((s) => `<li>${e(s.sentence)}</li>`).join("\n")}</ul>`
+      : "",
+  );
   section("summary", "Summary", summarySection(r));
   // One colour per series across every chart: the oracle and π_ref first, then the series in plan order.
   const colours = { series: ["oracle π*_β", "π_ref", ...new Set(r.cells.map((c) => c.series))] };

@@ -15,6 +15,7 @@ function sections(page: string): string[] {
 
 Deno.test("the report has every section, in order, when the results carry what each draws", () => {
   assert.deepEqual(sections(html), [
+    "verdict",
     "summary",
     "frontiers",
     "win-rates",
@@ -34,6 +35,7 @@ Deno.test("the report has every section, in order, when the results carry what e
 Deno.test("sections the results do not carry are left out: no samples or curves on bandit results, no failed cells", async () => {
   const bandit = await buildReport(fixtureResults({ text: false }), manifest, { interactive: false });
   assert.deepEqual(sections(bandit), [
+    "verdict",
     "summary",
     "frontiers",
     "win-rates",
@@ -49,6 +51,7 @@ Deno.test("a 1.0 results.json (no areas, win rates or win points) still makes a 
   delete old.areas;
   delete old.winRates;
   delete old.winPoints;
+  delete old.verdict;
   const page = await buildReport(
     old,
     { executionProvider: "cpu", threads: 1, gitCommit: null, harness: "h" },

@@ -131,6 +131,12 @@ Deno.test({
             `[...document.querySelectorAll(".live svg .role-title-text")].map((e) => e.textContent)`,
           ) as string[];
           assert.ok(titles.includes(HOSTILE), JSON.stringify(titles));
+          // The verdict is on the first screen: every task's sentence within the page's first 1,200 px.
+          const verdictBottom = await page.evaluate(
+            `document.querySelector("ul.verdict").getBoundingClientRect().bottom + window.scrollY`,
+          ) as number;
+          assert.ok(verdictBottom < 1200, `the verdict ends at ${verdictBottom} px`);
+          assert.equal(await count(page, "ul.verdict li"), Object.keys(fixtureResults().verdict!).length);
           await Deno.mkdir(new URL(".", SCREENSHOT), { recursive: true });
           await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true });
           console.log(`screenshot: ${SCREENSHOT.pathname}`);
