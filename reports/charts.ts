@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { seriesColours } from "./palette.ts";
 import type { Results } from "../results/mod.ts";
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
@@ -21,16 +22,17 @@ export interface SeriesOptions {
 }
 
 /**
- * The colour of a series: 20 distinguishable colours (tableau20), since a suite of every algorithm and
- * its variants has more than the default palette's 10 series.
+ * The colour of a series: its algorithm's, fixed across every page (`palette.ts`), variants in lighter
+ * shades of it; the scale lists the run's series (or the chart's own) with their colours explicitly.
  */
 function seriesColor(o: SeriesOptions, rows: readonly { series: string }[]) {
   const shown = new Set(rows.map((r) => r.series));
+  const domain = o.series ? [...o.series] : [...shown];
   return {
     field: "series",
     type: "nominal",
     title: "series",
-    scale: { scheme: "tableau20", ...(o.series ? { domain: [...o.series] } : {}) },
+    scale: { domain, range: seriesColours(domain) },
     // The legend lists the series this chart draws, in the run's order.
     legend: { labelLimit: 320, ...(o.series ? { values: o.series.filter((x) => shown.has(x)) } : {}) },
   };
