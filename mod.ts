@@ -101,6 +101,7 @@ export type {
   CellRecord,
   CheckpointRecord,
   Comparator,
+  CrossTaskAggregate,
   CurvePoint,
   Environment,
   Failure,

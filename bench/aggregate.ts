@@ -11,6 +11,8 @@
  *
  * @module
  */
+import type { CrossTaskInput } from "./cross_task.ts";
+import { crossTaskAggregate } from "./cross_task.ts";
 import { budgetVerdict } from "./verdict.ts";
 import { Rng } from "../engine/rng.ts";
 import type { Bandit } from "../envs/bandit.ts";
@@ -155,7 +157,33 @@ export function aggregate(
     stats,
     Object.fromEntries(Object.entries(r.tasks).map(([t, info]) => [t, info.referenceReward!])),
   );
+  r.aggregate = crossTaskAggregate(crossTaskInputs(perSeed, r, options), stats);
   return r;
+}
+
+/** Each task's inputs to the cross-task aggregate, at its middle budget. */
+function crossTaskInputs(
+  perSeed: ReadonlyMap<string, { budgets: readonly number[]; series: ReadonlyMap<string, number[][]> }>,
+  r: Results,
+  options: AggregateOptions,
+): CrossTaskInput[] {
+  const out: CrossTaskInput[] = [];
+  for (const [task, t] of perSeed) {
+    if (t.series.size === 0) continue;
+    const i = Math.floor(t.budgets.length / 2), kl = t.budgets[i]!;
+    const bandit = options.bandits.get(task)?.bandit;
+    const reference = r.tasks[task]!.referenceReward!;
+    const best = Math.max(...[...t.series.keys()].map((s) => r.budgets[task]![s]![i]!.reward));
+    out.push({
+      task,
+      kl,
+      reference,
+      top: bandit ? oracleRewardAtKl(bandit, kl) : best,
+      topFrom: bandit ? "oracle" : "best observed",
+      series: new Map([...t.series].map(([s, bests]) => [s, bests[i]!])),
+    });
+  }
+  return out;
 }
 
 /** Each task's verdict at each of its budgets, from each series' per-seed bests and its summary. */

@@ -37,7 +37,7 @@ import type { Known } from "./plugins.ts";
 import { loadPlugins, loadRunPlugins } from "./plugins.ts";
 import { suitePluginSpecs } from "./suite.ts";
 import { fromFileUrl, toFileUrl } from "./paths.ts";
-import { verdictLines } from "./verdict.ts";
+import { aggregateLine, verdictLines } from "./verdict.ts";
 
 /** The suite `deno task bench` runs when none is given. */
 export const DEFAULT_SUITE = new URL("../tasks/quick.yaml", import.meta.url);
@@ -328,7 +328,11 @@ export async function main(args: readonly string[]): Promise<number> {
         failed ? `, ${failed} failed (listed in the report)` : ""
       }`,
     );
-    if (!prepared.quiet) { for (const line of verdictLines(run.results.verdict ?? {})) console.error(line); }
+    if (!prepared.quiet) {
+      for (const line of verdictLines(run.results.verdict ?? {})) console.error(line);
+      const across = aggregateLine(run.results.aggregate);
+      if (across) console.error(across);
+    }
     console.log(`report: ${run.reportPath}`);
     return failed ? 1 : 0;
   } catch (e) {

@@ -10,7 +10,7 @@
  * @module
  */
 import { Rng } from "../engine/rng.ts";
-import type { BudgetSummary, StatsSettings, VerdictEntry } from "../results/mod.ts";
+import type { BudgetSummary, CrossTaskAggregate, StatsSettings, VerdictEntry } from "../results/mod.ts";
 import { iqm } from "./stats.ts";
 
 /** How leaders are told apart from the rest, as the results state it. */
@@ -86,6 +86,19 @@ export function probabilityOfBest(
     for (const k of top) wins[k]! += 1 / top.length;
   }
   return wins.map((w) => w / o.stats.resamples);
+}
+
+/** The cross-task aggregate as one line: each series' IQM normalized score and interval, best first. */
+export function aggregateLine(aggregate: CrossTaskAggregate | undefined): string | null {
+  if (!aggregate || aggregate.series.length < 2) return null;
+  const tasks = Object.keys(aggregate.budgets).length;
+  return `across ${tasks} task${
+    tasks === 1 ? "" : "s"
+  } (normalized score at each task's middle budget, IQM [95% interval]): ` +
+    aggregate.series.map((s) =>
+      `${s.series} ${s.iqm.toFixed(2)} [${s.ci[0].toFixed(2)}, ${s.ci[1].toFixed(2)}]`
+    )
+      .join(", ");
 }
 
 /**

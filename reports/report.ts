@@ -83,7 +83,7 @@ gold reward within the budget, with its ${
       } interval; the series whose interval overlaps it cannot be told
 apart from it; the others trail. Every budget's ranking, with P(best), is in results.json (<code>verdict</code>) and
 in the Summary below.</p>
-<ul class="verdict">${said.map((s) => `<li>${e(s.sentence)}</li>`).join("\n")}</ul>`
+<ul class="verdict">${said.map((s) => `<li>${e(s.sentence)}</li>`).join("\n")}</ul>${aggregateTable(r)}`
       : "",
   );
   section("summary", "Summary", summarySection(r));
@@ -435,6 +435,30 @@ Their checkpoints before the failure are in <code>results.json</code>.</p>
 <table><tr><th>cell</th><th>kind</th><th>step</th><th>last good checkpoint</th><th class="reason">reason</th></tr>${
     rows.join("")
   }</table>`;
+}
+
+/**
+ * The cross-task aggregate under the verdict: each series' IQM normalized score with its interval and
+ * the tasks it ran on, best first (absent with fewer than two series).
+ */
+function aggregateTable(r: Results): string {
+  const a = r.aggregate;
+  if (!a || a.series.length < 2) return "";
+  const rows = a.series.map((s) =>
+    `<tr><td>${e(s.series)}</td><td class="num">${e(s.iqm.toFixed(3))}</td><td class="num">[${
+      e(s.ci[0].toFixed(3))
+    }, ${e(s.ci[1].toFixed(3))}]</td><td class="num">${e(s.tasks.length)}</td><td class="num">${
+      e(s.runs)
+    }</td></tr>`
+  ).join("\n");
+  return `<p><strong>Across tasks</strong> (Agarwal et al., 2021): each seed's best reward, normalized as ${
+    e(a.normalization)
+  }; the IQM over every (task, seed) run of a series, with a stratified-bootstrap interval (seeds resampled within
+tasks). The performance profiles are in results.json (<code>aggregate</code>).</p>
+<table class="aggregate"><tr><th>series</th><th>IQM normalized score</th><th>${
+    pct(r)
+  } interval</th><th>tasks</th><th>runs</th></tr>
+${rows}</table>`;
 }
 
 /** Where the numbers came from: the manifest's fields, and the resolved config in full. */

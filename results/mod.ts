@@ -35,6 +35,7 @@ export type {
   CellRecord,
   CheckpointRecord,
   Comparator,
+  CrossTaskAggregate,
   CurvePoint,
   Environment,
   Failure,

@@ -23,7 +23,8 @@
  *   The status rename is the one change that is not additive; it is a minor version all the same because
  *   the only test a 1.0 reader could make, `status === "ok"`, keeps its meaning, and {@link parseResults}
  *   reads a 1.0 "error" as "failed" with failure kind "error".
- * - 1.3: `verdict`: per task and KL budget, every series ranked with its interval, P(best) and the leaders.
+ * - 1.3: `verdict`: per task and KL budget, every series ranked with its interval, P(best) and the leaders;
+ *   `aggregate`: every series' normalized score over tasks (IQM, interval, performance profile).
  *   Text cells: `CellRecord.pairStats`, the statistics of their preference pairs.
  *
  * @module
@@ -459,6 +460,36 @@ export interface VerdictEntry {
   readonly note?: string;
 }
 
+/** The cross-task aggregate (rliable): each series' normalized scores summarized over tasks. */
+export interface CrossTaskAggregate {
+  /** How each task's rewards were normalized. */
+  readonly normalization: string;
+  /** Per task: the budget scored, π_ref's reward, the top reward and where it came from. */
+  readonly budgets: Readonly<
+    Record<
+      string,
+      { readonly kl: number; readonly reference: number; readonly top: number; readonly topFrom: string }
+    >
+  >;
+  /** The thresholds τ of the performance profiles. */
+  readonly profileTaus: readonly number[];
+  /** Every series, best first. */
+  readonly series: readonly {
+    /** The series' name. */
+    readonly series: string;
+    /** IQM of its normalized scores pooled over its tasks' seeds. */
+    readonly iqm: number;
+    /** Stratified-bootstrap interval of `iqm` (seeds resampled within each task). */
+    readonly ci: readonly [number, number];
+    /** The tasks it ran on. */
+    readonly tasks: readonly string[];
+    /** (task, seed) runs pooled. */
+    readonly runs: number;
+    /** Fraction of its runs scoring at least each τ of `profileTaus`. */
+    readonly profile: readonly number[];
+  }[];
+}
+
 /** `results.json`. */
 export interface Results {
   /** `prefbench.results/<major>.<minor>`: {@link RESULTS_SCHEMA} when written, the file's own when read. */
@@ -493,6 +524,8 @@ export interface Results {
   improvement: Improvement[];
   /** (1.3) Per task, the verdict at each of its KL budgets. */
   verdict?: Record<string, VerdictEntry[]>;
+  /** (1.3) The cross-task aggregate of normalized scores at each task's middle budget. */
+  aggregate?: CrossTaskAggregate;
   /** Single-context tasks: each series' final action probabilities per knob value. */
   actionProbs: Record<string, Record<string, ActionProbs[]>>;
   /** (1.1) Per task and series, the area under the frontier up to the task's largest budget. */
