@@ -10,7 +10,8 @@
  * within the budget (stated in the results; no ceiling is known there). The aggregate of a series is
  * the IQM of its normalized scores pooled over the tasks it ran on, with a stratified bootstrap
  * interval (seeds resampled within each task), and its performance profile: the fraction of its
- * (task, seed) runs whose score is at least τ, for τ from 0 to 1.
+ * (task, seed) runs whose score is at least τ, for τ from 0 to 1. Scores over different sets of tasks do
+ * not compare, so series are listed by how many tasks they ran on, then by score.
  *
  * @module
  */
@@ -63,7 +64,7 @@ export function crossTaskAggregate(
       runs: all.length,
       profile: PROFILE_TAUS.map((tau) => all.filter((s) => s >= tau).length / all.length),
     };
-  }).sort((a, b) => b.iqm - a.iqm);
+  }).sort((a, b) => b.tasks.length - a.tasks.length || b.iqm - a.iqm); // comparable task sets together
   return {
     normalization:
       "(r − r_ref)/(r_top − r_ref) at each task's middle KL budget; r_top: the oracle's reward at " +

@@ -454,7 +454,8 @@ function aggregateTable(r: Results): string {
   return `<p><strong>Across tasks</strong> (Agarwal et al., 2021): each seed's best reward, normalized as ${
     e(a.normalization)
   }; the IQM over every (task, seed) run of a series, with a stratified-bootstrap interval (seeds resampled within
-tasks). The performance profiles are in results.json (<code>aggregate</code>).</p>
+tasks). Scores over different sets of tasks do not compare: rows are grouped by how many tasks a series ran on, most
+first. The performance profiles are in results.json (<code>aggregate</code>).</p>
 <table class="aggregate"><tr><th>series</th><th>IQM normalized score</th><th>${
     pct(r)
   } interval</th><th>tasks</th><th>runs</th></tr>
