@@ -241,28 +241,16 @@ Deno.test("a script outside the repo imports mod.ts by URL with no config, regis
   }
 });
 
-const TASK_PLUGIN = `import { makeBandit } from "prefbench";
-import type { BanditTask } from "prefbench";
+const TASK_EXAMPLE = new URL("../examples/two_arms.ts", import.meta.url);
 
-const bandit = makeBandit({
-  actionNames: ["good", "bad"],
-  reward: [[1, 0]],
-  refProbs: [[0.5, 0.5]],
-  feedback: "deterministic",
-});
-export const tasks: BanditTask[] = [
-  { name: "bandit.mine", description: "two arms, one better", bandit, policy: "tabular", features: null, pairs: { sample: 32 } },
-];
-`;
-
-Deno.test("a plugin adds a bandit task built with the library's value exports, from a folder outside the repo", async () => {
+Deno.test("the example task plugin adds a bandit task built with the library's value exports, from a folder outside the repo", async () => {
   const dir = await outside();
-  await Deno.writeTextFile(`${dir}/task.ts`, TASK_PLUGIN);
+  await Deno.copyFile(TASK_EXAMPLE, `${dir}/task.ts`);
   const r = await bench([
     "--plugin",
     `${dir}/task.ts`,
     "--tasks",
-    "bandit.mine",
+    "bandit.two-arms",
     "--algorithms",
     "dpo",
     "--seeds",
@@ -272,11 +260,11 @@ Deno.test("a plugin adds a bandit task built with the library's value exports, f
   ]);
   assert.equal(r.code, 0, r.stderr);
   const results = JSON.parse(await Deno.readTextFile(`${await runDir(`${dir}/runs`)}/results.json`));
-  const cells = results.cells.filter((c: { task: string }) => c.task === "bandit.mine");
+  const cells = results.cells.filter((c: { task: string }) => c.task === "bandit.two-arms");
   assert.ok(cells.length > 0);
   // DPO on deterministic good ≻ bad moves mass to "good": the reward rises above π_ref's 0.5.
   for (const c of cells) assert.ok(c.checkpoints.at(-1).reward > 0.5, `${c.id}`);
-  assert.ok(results.oracle["bandit.mine"], "the oracle frontier of the plugin's task");
+  assert.ok(results.oracle["bandit.two-arms"], "the oracle frontier of the plugin's task");
 
   // The same task from a second file: both files named.
   await Deno.copyFile(`${dir}/task.ts`, `${dir}/again.ts`);
@@ -291,7 +279,7 @@ Deno.test("a plugin adds a bandit task built with the library's value exports, f
   assert.equal(clash.code, 2, clash.stderr);
   assert.match(
     clash.stderr,
-    /plugin ".*again\.ts".*task "bandit\.mine" collides with the one of plugin ".*task\.ts"/,
+    /plugin ".*again\.ts".*task "bandit\.two-arms" collides with the one of plugin ".*task\.ts"/,
   );
   assert.deepEqual(await listing(`${dir}/runs-clash`), []);
 });
