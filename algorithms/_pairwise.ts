@@ -71,27 +71,36 @@ export async function* trainPairwise(
   loss: PairwiseLoss,
   run: PairwiseRun,
 ): AsyncGenerator<Checkpoint> {
-  const { env, pairs } = ctx;
-  const n = pairs.prompts.length;
-  const b = batchSize(n, run.batch_size);
-  const o = await pairwiseObjective(new Graph(), env, pairs, { loss, run, batch: b });
-  const trainer = await Trainer.create(ctx.rt, o.loss, env.initialParams(), {
+  const b = batchSize(ctx.pairs.prompts.length, run.batch_size);
+  const o = await pairwiseObjective(new Graph(), ctx.env, ctx.pairs, { loss, run, batch: b });
+  yield* trainObjective(ctx, o, { ...run, batch: b });
+}
+
+/**
+ * The loop of the methods that read a preference dataset: AdamW on an objective over batches of
+ * `batch` pairs (full batch or shuffled minibatches, {@link stepLoop}); each checkpoint carries the
+ * step's metrics and {@link pairDiagnostics} over every pair.
+ */
+export async function* trainObjective(
+  ctx: TrainContext,
+  o: Objective & { readonly reference: ReferenceSums },
+  run: Pick<PairwiseRun, "steps" | "lr" | "anneal_lr" | "max_grad_norm"> & { readonly batch: number },
+): AsyncGenerator<Checkpoint> {
+  const trainer = await Trainer.create(ctx.rt, o.loss, ctx.env.initialParams(), {
     adamw: clipNorm(run.max_grad_norm),
     metrics: o.metrics,
   });
+  const diagnose = await pairDiagnostics(ctx.rt, ctx.env, ctx.pairs, {
+    reference: o.reference,
+    chunk: run.batch,
+  });
   yield* stepLoop(ctx, trainer, {
     run,
-    n,
-    batch: b,
+    n: ctx.pairs.prompts.length,
+    batch: run.batch,
     feedsFor: o.feedsFor,
-    checkpoint: async (step, metrics) => {
-      const whole = await pairDiagnostics(ctx.rt, env, pairs, {
-        reference: o.reference,
-        params: trainer.params,
-        chunk: b,
-      });
-      return trained(step, trainer.params, { ...metrics, ...whole });
-    },
+    checkpoint: async (step, metrics) =>
+      trained(step, trainer.params, { ...metrics, ...await diagnose(trainer.params) }),
   });
 }
 
@@ -161,47 +170,50 @@ export interface ReferenceSums {
 }
 
 /**
- * Diagnostics of a preference dataset under the policy at `params`, over every pair — what TRL logs as
- * rewards/chosen, rewards/rejected, rewards/accuracies and rewards/margins, without the factor β, so
- * runs of different β compare: the mean log-ratio log π(y|x) − log π_ref(y|x) of the chosen and of the
- * rejected responses, the fraction of pairs whose chosen log-ratio is the larger, and their mean
- * difference. `chunk` pairs (2·chunk rows) per forward pass; the last chunk repeats a pair, uncounted.
+ * Diagnostics of a preference dataset, over every pair — what TRL logs as rewards/chosen,
+ * rewards/rejected, rewards/accuracies and rewards/margins, without the factor β, so runs of different
+ * β compare: the mean log-ratio log π(y|x) − log π_ref(y|x) of the chosen and of the rejected
+ * responses, the fraction of pairs whose chosen log-ratio is the larger, and their mean difference.
+ * Compiles the forward pass once; the returned function measures the policy at given parameters,
+ * `chunk` pairs (2·chunk rows) per call, the last chunk repeating a pair, uncounted.
  */
 export async function pairDiagnostics(
   rt: Runtime,
   env: PolicyEnv,
   pairs: PairData,
-  o: {
-    readonly reference: ReferenceSums;
-    readonly params: ReadonlyMap<string, TensorData>;
-    readonly chunk: number;
-  },
-): Promise<Record<string, number>> {
+  o: { readonly reference: ReferenceSums; readonly chunk: number },
+): Promise<(params: ReadonlyMap<string, TensorData>) => Promise<Record<string, number>>> {
   const n = pairs.prompts.length, c = o.chunk;
   const g = new Graph();
   const exe = await rt.compile(g, { logp: env.nodes(g, 2 * c).seqLogp });
-  let chosen = 0, rejected = 0, right = 0;
+  const chunks: Record<string, TensorData>[] = [];
   for (let s = 0; s < n; s += c) {
     const idx = Array.from({ length: c }, (_, i) => Math.min(s + i, n - 1));
-    const feeds: Record<string, TensorData> = env.feeds({
+    chunks.push(env.feeds({
       prompts: [...idx, ...idx].map((i) => pairs.prompts[i]!),
       responses: [...idx.map((i) => pairs.chosen[i]!), ...idx.map((i) => pairs.rejected[i]!)],
-    });
-    for (const spec of exe.inputs) feeds[spec.name] ??= o.params.get(spec.name)!;
-    const logp = (await exe.run(feeds)).logp!;
-    for (let r = 0; r < c && s + r < n; r++) {
-      const w = Number(logp[r]) - o.reference.chosen[s + r]!,
-        l = Number(logp[c + r]) - o.reference.rejected[s + r]!;
-      chosen += w;
-      rejected += l;
-      right += w > l ? 1 : 0;
-    }
+    }));
   }
-  return {
-    "pairs/chosen_logratio": chosen / n,
-    "pairs/rejected_logratio": rejected / n,
-    "pairs/accuracy": right / n,
-    "pairs/margin": (chosen - rejected) / n,
+  return async (params) => {
+    let chosen = 0, rejected = 0, right = 0;
+    for (const [k, rows] of chunks.entries()) {
+      const feeds: Record<string, TensorData> = { ...rows };
+      for (const spec of exe.inputs) feeds[spec.name] ??= params.get(spec.name)!;
+      const logp = (await exe.run(feeds)).logp!;
+      for (let r = 0, s = k * c; r < c && s + r < n; r++) {
+        const w = Number(logp[r]) - o.reference.chosen[s + r]!,
+          l = Number(logp[c + r]) - o.reference.rejected[s + r]!;
+        chosen += w;
+        rejected += l;
+        right += w > l ? 1 : 0;
+      }
+    }
+    return {
+      "pairs/chosen_logratio": chosen / n,
+      "pairs/rejected_logratio": rejected / n,
+      "pairs/accuracy": right / n,
+      "pairs/margin": (chosen - rejected) / n,
+    };
   };
 }
 

@@ -31,13 +31,12 @@
  */
 import type { DType, Tensor } from "../engine/graph.ts";
 import { Graph } from "../engine/graph.ts";
-import { Trainer } from "../engine/trainer.ts";
 import type { HParamSpecs } from "./_hparams.ts";
 import { sequenceSums } from "../envs/policy_env.ts";
 import type { PairData, PolicyEnv } from "../envs/policy_env.ts";
 import type { Objective, ReferenceSums } from "./_pairwise.ts";
-import { batchSize, pairDiagnostics, stepLoop } from "./_pairwise.ts";
-import { clipNorm, scalarFeeds, trained, vector } from "./_policy.ts";
+import { batchSize, trainObjective } from "./_pairwise.ts";
+import { scalarFeeds, vector } from "./_policy.ts";
 import type { PolicyAlgorithm, TrainContext } from "./types.ts";
 
 /** KTO hyperparameters (snake_case, as in suite files). */
@@ -145,27 +144,9 @@ function partner(i: number, n: number): number {
 
 /** AdamW on {@link ktoObjective}, full batch or shuffled minibatches of pairs. */
 async function* train(ctx: TrainContext, c: KtoConfig) {
-  const { env, pairs } = ctx;
-  const n = pairs.prompts.length, b = batchSize(n, c.batch_size);
-  const o = await ktoObjective(new Graph(), env, pairs, { config: c, batch: b });
-  const trainer = await Trainer.create(ctx.rt, o.loss, env.initialParams(), {
-    adamw: clipNorm(c.max_grad_norm),
-    metrics: o.metrics,
-  });
-  yield* stepLoop(ctx, trainer, {
-    run: c,
-    n,
-    batch: b,
-    feedsFor: o.feedsFor,
-    checkpoint: async (step, m) => {
-      const whole = await pairDiagnostics(ctx.rt, env, pairs, {
-        reference: o.reference,
-        params: trainer.params,
-        chunk: b,
-      });
-      return trained(step, trainer.params, { ...m, ...whole });
-    },
-  });
+  const b = batchSize(ctx.pairs.prompts.length, c.batch_size);
+  const o = await ktoObjective(new Graph(), ctx.env, ctx.pairs, { config: c, batch: b });
+  yield* trainObjective(ctx, o, { ...c, batch: b });
 }
 
 /**
