@@ -15,7 +15,7 @@ import { arrayFor } from "../engine/graph.ts";
 import type { Rng } from "../engine/rng.ts";
 import type { Runtime } from "../engine/runtime.ts";
 import type { Completions, SampleOptions } from "../models/sequence_policy.ts";
-import { logSoftmaxInto } from "../models/sequence_policy.ts";
+import { TokenSampler } from "../models/sequence_policy.ts";
 import type { PolicyReader, TablePolicy, TableScorer } from "../models/tabular.ts";
 import { compileLogProbs } from "../models/tabular.ts";
 import type { Bandit, PreferencePairs } from "./bandit.ts";
@@ -159,34 +159,20 @@ export function sampleGroups(b: Bandit, probs: Float64Array, prompts: number, gr
   return out;
 }
 
-/** One action per prompt from a log-probability table, at the options' temperature (0: the argmax). */
+/** One action per prompt from a log-probability table, drawn as a GPT's tokens are ({@link TokenSampler}). */
 function sampleTable(
   logp: Float64Array,
   k: number,
   prompts: readonly (readonly number[])[],
   options: SampleOptions,
 ): Completions {
-  const tau = options.temperature ?? 1;
-  const scaled = new Float64Array(k), lp = new Float64Array(k);
-  const responses: Int32Array[] = [], logProbs: Float64Array[] = [], sampleLogProbs: Float64Array[] = [];
-  for (const p of prompts) {
-    const row = logp.subarray(p[0]! * k, (p[0]! + 1) * k);
-    let y = 0;
-    if (tau === 0) { for (let a = 1; a < k; a++) y = row[a]! > row[y]! ? a : y; }
-    else {
-      logSoftmaxInto(row.map((v) => v / tau), scaled);
-      y = options.rng.categorical(scaled.map(Math.exp));
-    }
-    logSoftmaxInto(row, lp);
-    responses.push(Int32Array.of(y));
-    logProbs.push(Float64Array.of(lp[y]!));
-    sampleLogProbs.push(Float64Array.of(tau === 0 ? 0 : scaled[y]!));
-  }
+  const sampler = new TokenSampler(k, options);
+  const draws = prompts.map((p) => sampler.draw(logp.subarray(p[0]! * k, (p[0]! + 1) * k), options.rng));
   return {
     prompts: prompts.map((p) => Int32Array.from(p)),
-    responses,
-    logProbs,
-    sampleLogProbs,
+    responses: draws.map((d) => Int32Array.of(d.token)),
+    logProbs: draws.map((d) => Float64Array.of(d.logProb)),
+    sampleLogProbs: draws.map((d) => Float64Array.of(d.sampleLogProb)),
     finished: new Uint8Array(prompts.length),
   };
 }

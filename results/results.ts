@@ -30,7 +30,7 @@
  * @module
  */
 import type { HParams } from "../algorithms/mod.ts";
-import type { OraclePoint } from "../envs/mod.ts";
+import type { OraclePoint, PairStats } from "../envs/mod.ts";
 import { ConfigError } from "./config_error.ts";
 
 /** The version of the results format this prefbench writes (see the module doc for the rule). */
@@ -177,27 +177,8 @@ export interface CellRecord {
   wallSeconds: number;
 }
 
-/** The statistics of a text task's preference pairs for one seed (`CellRecord.pairStats`). */
-export interface PairStatsRecord {
-  /** Pairs. */
-  count: number;
-  /** Distinct prompts among them, by their tokens (a task's training prompts may repeat). */
-  prompts: number;
-  /** Among pairs of unequal gold rewards, the fraction whose chosen one has the higher (null: all tied). */
-  agreement: number | null;
-  /** Pairs of equal gold rewards. */
-  ties: number;
-  /** Pairs of two identical responses. */
-  identical: number;
-  /** Mean |r(chosen) − r(rejected)| (gold reward). */
-  rewardGap: number;
-  /** Mean length of chosen minus rejected (tokens, EOS included). */
-  lengthDiff: number;
-  /** Candidate pairs `identical: drop` left out. */
-  droppedIdentical: number;
-  /** Candidate pairs `ties: drop` left out. */
-  droppedTies: number;
-}
+/** The statistics of a text task's preference pairs for one seed (`CellRecord.pairStats`), as sampled. */
+export type PairStatsRecord = PairStats;
 
 /** What the report needs to know about a task. */
 export interface TaskInfo {
